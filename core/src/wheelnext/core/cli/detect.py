@@ -1,0 +1,107 @@
+"""``wn-detect``: print this machine's variant properties, provider by provider.
+
+``--json`` prints the profile document (``{"providers": [...]}``) that ``--properties``
+options elsewhere read back. Exit 0 even when a provider failed (its status says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wheelnext.core.supported import SupportedProperties
+
+
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or "wn-detect",
+        description="Show the variant properties this machine supports, best first.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON profile")
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="only this namespace (repeatable)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time limit for each provider (default 5)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("thread", "subprocess"),
+        default="thread",
+        help="run each provider in a thread (default) or its own subprocess",
+    )
+    parser.add_argument(
+        "--sysroot",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="read /proc and /sys under DIR (recorded machines)",
+    )
+    return parser
+
+
+def _table(supported: SupportedProperties) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not supported.providers:
+        console.print("No variant providers are installed.")
+        return
+    table = Table(title="Variant properties of this machine (values best first)")
+    for column in ("Namespace", "Status", "Provider", "Feature", "Values"):
+        table.add_column(column)
+    for result in supported.providers:
+        status = result.status if result.error is None else f"{result.status}: {result.error}"
+        provider = f"{result.distribution} {result.version}".strip()
+        rows = [(f.name, ", ".join(f.values)) for f in result.features] or [("", "")]
+        for i, (feature, values) in enumerate(rows):
+            first = i == 0
+            table.add_row(
+                result.namespace if first else "",
+                status if first else "",
+                provider if first else "",
+                feature,
+                values,
+                end_section=i == len(rows) - 1,
+            )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    args = _parser(prog).parse_args(argv)
+    from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
+    from wheelnext.core.providers import DetectContext
+
+    context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
+    # providers that print must not corrupt --json: their stdout goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        supported = detect(
+            context=context,
+            timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+            isolation=args.isolation,
+        )
+    if args.namespace:
+        supported = supported.only(args.namespace)
+    if args.json:
+        json.dump(supported.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _table(supported)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

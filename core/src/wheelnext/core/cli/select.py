@@ -1,0 +1,91 @@
+"""``wn select``: rank wheel filenames of one release for this (or another) machine."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from wheelnext.core.cli._common import fail
+
+
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or "wn select",
+        description=(
+            "Rank the wheels of one release, best first. Without --wheel, ranks every "
+            "label of the variants file as {name}-{version}-py3-none-any-{label}.whl "
+            "plus the non-variant wheel."
+        ),
+    )
+    parser.add_argument(
+        "--variants-json",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the release's {name}-{version}-variants.json",
+    )
+    parser.add_argument(
+        "--properties",
+        type=Path,
+        metavar="FILE",
+        help="supported properties (wn-detect --json output); default: detect this machine",
+    )
+    parser.add_argument(
+        "--wheel",
+        action="append",
+        metavar="FILENAME",
+        help="a wheel filename to rank (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="print ranked and rejected as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    prog = parser.prog
+
+    from wheelnext.core.errors import WheelnextError
+    from wheelnext.core.filenames import escape_name, parse_variants_json_filename
+    from wheelnext.core.labels import NULL_LABEL
+    from wheelnext.core.metadata import load_metadata
+    from wheelnext.core.priorities import load_user_priorities
+    from wheelnext.core.selector import select
+    from wheelnext.core.supported import SupportedProperties
+
+    try:
+        metadata = load_metadata(args.variants_json)
+        if args.properties is not None:
+            supported = SupportedProperties.load(args.properties)
+        else:
+            from wheelnext.core.detection import detect
+
+            with contextlib.redirect_stdout(sys.stderr):
+                supported = detect()
+        priorities = load_user_priorities()
+        wheels = args.wheel
+        if not wheels:
+            name, version = parse_variants_json_filename(args.variants_json.name)
+            base = f"{escape_name(name)}-{version}-py3-none-any"
+            labels = sorted(metadata.labels, key=lambda label: label == NULL_LABEL)
+            wheels = [f"{base}-{label}.whl" for label in labels] + [f"{base}.whl"]
+    except WheelnextError as exc:
+        return fail(prog, str(exc))
+
+    selection = select(wheels, metadata, supported, priorities=priorities)
+    if args.json:
+        json.dump(selection.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for ranked in selection.ranked:
+            print(ranked.wheel)
+        for rejection in selection.rejected:
+            print(f"rejected {rejection.wheel}: {rejection.reason}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

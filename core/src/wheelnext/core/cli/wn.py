@@ -1,0 +1,59 @@
+"""``wn``: one command assembled from every installed wheelnext distribution.
+
+Subcommands come from the entry-point group ``wheelnext.commands`` (name -> a callable
+``main(argv, prog) -> int``); core registers ``detect`` and ``select``, the installer
+adds its own. Only the chosen subcommand's module is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from wheelnext.core.cli._common import EXIT_USAGE
+
+COMMAND_GROUP = "wheelnext.commands"
+
+
+def _commands() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
+
+
+def _usage(commands: dict[str, str]) -> str:
+    names = "\n".join(f"  {name}" for name in sorted(commands)) or "  (none installed)"
+    return (
+        "usage: wn [--version] COMMAND [ARGS...]\n\n"
+        "Hardware-aware wheel selection.\n\ncommands:\n"
+        f"{names}\n\nRun 'wn COMMAND --help' for a command's options.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(_usage(commands))
+        return 0 if argv else EXIT_USAGE
+    if argv[0] == "--version":
+        from wheelnext.core import __version__
+
+        print(f"wn (wheelnext-core) {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in commands:
+        sys.stderr.write(_usage(commands))
+        print(f"wn: error: unknown command {name!r}", file=sys.stderr)
+        return EXIT_USAGE
+    from wheelnext.core.discovery import load_object
+
+    command = load_object(commands[name])
+    if not callable(command):
+        print(f"wn: error: command {name!r} is not callable", file=sys.stderr)
+        return EXIT_USAGE
+    result = command(rest, prog=f"wn {name}")
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""``SupportedProperties``: what a machine supports, per provider, best first.
+
+Detection produces it; ``wn-detect --json`` prints it; a saved copy (a *profile*) loads
+back into the same value, so ranking for another machine is the same code path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from wheelnext.core.errors import MetadataError
+from wheelnext.core.properties import VariantProperty
+
+Status = Literal["ok", "absent", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SupportedFeature:
+    """A supported feature: its values best first, and whether wheels may list several."""
+
+    name: str
+    values: tuple[str, ...]
+    multi_value: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    """One provider's answer: its status, where it came from, and its features."""
+
+    namespace: str
+    status: Status
+    features: tuple[SupportedFeature, ...] = ()
+    distribution: str = ""
+    version: str = ""
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "status": self.status,
+            "distribution": self.distribution,
+            "version": self.version,
+            "error": self.error,
+            "features": [
+                {"name": f.name, "values": list(f.values), "multi_value": f.multi_value}
+                for f in self.features
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SupportedProperties:
+    """Every provider's result; only ``ok`` results contribute supported properties."""
+
+    providers: tuple[ProviderResult, ...] = ()
+
+    @classmethod
+    def from_features(cls, tree: Mapping[str, Mapping[str, Iterable[str]]]) -> SupportedProperties:
+        """Build from ``{namespace: {feature: [values best first]}}`` (for tests/APIs)."""
+        return cls(
+            tuple(
+                ProviderResult(
+                    ns,
+                    "ok",
+                    tuple(SupportedFeature(f, tuple(vs)) for f, vs in feats.items()),
+                )
+                for ns, feats in tree.items()
+            )
+        )
+
+    def features(self, namespace: str) -> tuple[SupportedFeature, ...] | None:
+        """The supported features of ``namespace`` in provider order; None if none ok."""
+        for result in self.providers:
+            if result.namespace == namespace and result.status == "ok":
+                return result.features
+        return None
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(r.namespace for r in self.providers if r.status == "ok")
+
+    def properties(self) -> list[VariantProperty]:
+        """Every supported property, in provider, feature and value order."""
+        return [
+            VariantProperty(r.namespace, f.name, v)
+            for r in self.providers
+            if r.status == "ok"
+            for f in r.features
+            for v in f.values
+        ]
+
+    def only(self, namespaces: Iterable[str]) -> SupportedProperties:
+        """The results of the given namespaces only (``--namespace``)."""
+        wanted = set(namespaces)
+        return SupportedProperties(tuple(r for r in self.providers if r.namespace in wanted))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``wn-detect --json`` document."""
+        return {"providers": [r.to_json() for r in self.providers]}
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str | None = None) -> SupportedProperties:
+        """Load a profile; only ``namespace``, ``features``, ``name``, ``values`` are required."""
+        from pydantic import ValidationError
+
+        from wheelnext.core.metadata import _first_error
+        from wheelnext.core.profile_model import Profile
+
+        try:
+            profile = Profile.model_validate(data)
+        except ValidationError as exc:
+            raise MetadataError(
+                f"invalid properties profile: {_first_error(exc)}", source
+            ) from None
+        return cls(
+            tuple(
+                ProviderResult(
+                    p.namespace,
+                    p.status,
+                    tuple(
+                        SupportedFeature(f.name, tuple(f.values), f.multi_value) for f in p.features
+                    ),
+                    p.distribution,
+                    p.version,
+                    p.error,
+                )
+                for p in profile.providers
+            )
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> SupportedProperties:
+        """Read a profile file written by ``wn-detect --json``."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_bytes())
+        except OSError as exc:
+            raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MetadataError(f"invalid JSON: {exc}", str(path)) from None
+        return cls.from_json(data, source=str(path))

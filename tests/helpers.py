@@ -1,0 +1,63 @@
+"""Plain helpers for the tests: metadata documents and provider module sources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
+V020 = "https://variants-schema.wheelnext.dev/v0.2.0.json"
+V003 = "https://variants-schema.wheelnext.dev/v0.0.3.json"
+BIN = Path(sys.executable).parent
+
+
+def metadata_doc(
+    namespaces: list[str], variants: dict[str, Any], schema: str = PEP825, **extra: Any
+) -> dict[str, Any]:
+    """A variant metadata document; extra keys go in as given (``default_priorities``...)."""
+    prio: dict[str, Any] = {"namespace": namespaces}
+    prio.update(extra.pop("priorities", {}))
+    doc: dict[str, Any] = {"$schema": schema, "default-priorities": prio}
+    doc.update(extra)
+    doc["variants"] = variants
+    return doc
+
+
+FICTIONAL = """
+    from wheelnext.core.hookspecs import hookimpl
+    from wheelnext.core.providers import (
+        Absent, DetectedFeature, FeatureDeclaration, ProviderDescription,
+    )
+    from wheelnext.core.plugin_api import as_plugin_api
+    import sys
+
+    GENERATIONS = ("gen3", "gen2", "gen1")
+
+    @hookimpl
+    def wheelnext_provider():
+        return ProviderDescription(
+            "fictional_hw",
+            "Fictional accelerator",
+            (
+                FeatureDeclaration("arch", GENERATIONS, multi_value=True),
+                FeatureDeclaration("mode", ("fast", "safe")),
+            ),
+        )
+
+    @hookimpl
+    def wheelnext_detect(context):
+        forced = context.environ.get("FICTIONAL_HW_GEN") or None
+        path = context.path("/sys/class/fictional/generation")
+        if forced is None and not path.is_file():
+            return Absent("no fictional accelerator")
+        gen = forced or path.read_text().strip()
+        supported = GENERATIONS[GENERATIONS.index(gen):]
+        return [DetectedFeature("arch", supported), DetectedFeature("mode", ("safe",))]
+
+    @hookimpl
+    def wheelnext_describe(prop):
+        return f"{prop.value} of the fictional accelerator"
+
+    plugin_api = as_plugin_api(sys.modules[__name__])
+"""
