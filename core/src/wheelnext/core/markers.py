@@ -141,18 +141,18 @@ class _Parser:
         return node
 
     def expr_or(self) -> _Node:
-        items = [self.expr_and()]
-        while self.peek() == ("word", "or"):
-            self.take()
-            items.append(self.expr_and())
-        return items[0] if len(items) == 1 else _BoolOp("or", tuple(items))
+        return self._chain("or", self.expr_and)
 
     def expr_and(self) -> _Node:
-        items = [self.atom()]
-        while self.peek() == ("word", "and"):
+        return self._chain("and", self.atom)
+
+    def _chain(self, op: str, item: Callable[[], _Node]) -> _Node:
+        """``item (op item)*``: one node, or a _BoolOp when ``op`` joins several."""
+        items = [item()]
+        while self.peek() == ("word", op):
             self.take()
-            items.append(self.atom())
-        return items[0] if len(items) == 1 else _BoolOp("and", tuple(items))
+            items.append(item())
+        return items[0] if len(items) == 1 else _BoolOp(op, tuple(items))
 
     def atom(self) -> _Node:
         if self.peek() == ("lparen", "("):

@@ -27,9 +27,10 @@ from wheelnext.core.supported import SupportedProperties
 
 
 class _Explained:
-    """A text computed on first read: explanations cost more than ranking itself."""
+    """A subject and a text computed on first read (explaining costs more than ranking)."""
 
     __slots__ = ("_make", "_text")
+    _text_name = "text"
 
     def __init__(self, text: str | Callable[[], str]) -> None:
         self._text: str | None = text if isinstance(text, str) else None
@@ -41,39 +42,35 @@ class _Explained:
             self._text, self._make = self._make(), None
         return self._text
 
+    def __repr__(self) -> str:
+        subject = str(getattr(self, "wheel", ""))
+        return f"{type(self).__name__}({subject!r}, {self._text_name}={self._get()!r})"
+
 
 class RankedWheel(_Explained):
     """A compatible wheel and why it ranks where it does."""
 
     __slots__ = ("wheel",)
+    _text_name = "why"
 
     def __init__(self, wheel: WheelFilename, why: str | Callable[[], str]) -> None:
         super().__init__(why)
         self.wheel = wheel
 
-    @property
-    def why(self) -> str:
-        return self._get()
-
-    def __repr__(self) -> str:
-        return f"RankedWheel({str(self.wheel)!r}, why={self.why!r})"
+    why = property(_Explained._get, doc="Why the wheel ranks where it does.")
 
 
 class Rejection(_Explained):
     """A wheel that cannot be installed on the target (as the caller named it), and why."""
 
     __slots__ = ("wheel",)
+    _text_name = "reason"
 
     def __init__(self, wheel: str, reason: str | Callable[[], str]) -> None:
         super().__init__(reason)
         self.wheel = wheel
 
-    @property
-    def reason(self) -> str:
-        return self._get()
-
-    def __repr__(self) -> str:
-        return f"Rejection({self.wheel!r}, reason={self.reason!r})"
+    reason = property(_Explained._get, doc="Why the wheel was rejected.")
 
 
 @dataclass(frozen=True, slots=True)
