@@ -103,3 +103,37 @@ def test_requirements_with_variant_markers() -> None:
     assert url.applies(CU)
     with pytest.raises(MarkerError, match="invalid requirement"):
         VariantRequirement.parse("not a requirement!!")
+
+
+def test_selector_gives_the_marker_environment_of_the_chosen_wheel() -> None:
+    from packaging.tags import Tag
+
+    from tests.helpers import metadata_doc
+    from wheelnext.core.metadata import parse_metadata
+    from wheelnext.core.selector import Selector
+    from wheelnext.core.supported import SupportedProperties
+
+    metadata = parse_metadata(
+        metadata_doc(
+            ["nvidia"],
+            {
+                "cu": {
+                    "nvidia": {
+                        "sm_arch": ["110_real", "120_real"],
+                        "cuda_version_lower_bound": ["12.8"],
+                    }
+                },
+                "null": {},
+            },
+        )
+    )
+    supported = SupportedProperties.from_features(
+        {"nvidia": {"cuda_version_lower_bound": ["12.9", "12.8"], "sm_arch": ["120_real"]}}
+    )
+    selector = Selector(supported, tags=[Tag("py3", "none", "any")])
+    best = selector.rank(["pkg-1.0-py3-none-any-cu.whl"], metadata).best
+    assert best is not None
+    assert selector.variant_environment(best, metadata) == CU
+    plain = best.with_label(None)
+    assert selector.variant_environment(plain, metadata) == PLAIN
+    assert selector.variant_environment(best.with_label("null"), metadata) == NULL

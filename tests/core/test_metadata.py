@@ -138,6 +138,21 @@ def test_variantlib_0_0_3_format() -> None:
     assert json.loads(dump_metadata(md)) == doc
 
 
+def test_variantlib_0_0_3_rules() -> None:
+    bad_marker = {"x": {"requires": ["x"], "enable-if": "os_name === === 'posix'"}}
+    with pytest.raises(MetadataError, match=r"providers\.x\.enable-if: invalid marker"):
+        parse_metadata(metadata_doc(["x"], {}, schema=V003, providers=bad_marker))
+    with pytest.raises(MetadataError, match="install-time provider needs 'requires'"):
+        parse_metadata(metadata_doc(["x"], {}, schema=V003, providers={"x": {}}))
+    static_for_runtime = {"static-properties": {"x": {"f": ["1"]}}}
+    with pytest.raises(MetadataError, match="only ahead-of-time providers"):
+        parse_metadata(
+            metadata_doc(
+                ["x"], {}, schema=V003, providers={"x": {"requires": ["x"]}}, **static_for_runtime
+            )
+        )
+
+
 def test_variantlib_first_unversioned_url() -> None:
     doc = {"$schema": "https://variants-schema.wheelnext.dev/", "variants": {"null": {}}}
     assert str(parse_metadata(doc).schema) == "0.0.1"

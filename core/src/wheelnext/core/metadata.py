@@ -194,6 +194,17 @@ def _from_model(schema: SchemaVersion, doc: Any) -> VariantMetadata:
     return VariantMetadata(schema, namespaces, variants, feature_prio, property_prio, providers)
 
 
+def _check_marker(where: str, text: str) -> None:
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        Marker(text)
+    except InvalidMarker as exc:
+        raise MetadataError(
+            f"{where}: invalid marker {text!r}: {str(exc).splitlines()[0]}"
+        ) from None
+
+
 def _providers(
     schema: SchemaVersion, doc: Any, feature_prio: Mapping[str, tuple[str, ...]]
 ) -> dict[str, ProviderInfo]:
@@ -212,6 +223,8 @@ def _providers(
                 raise MetadataError(f"providers.{ns}: an install-time provider needs 'requires'")
             if p.plugin_api is not None and not p.requires:
                 raise MetadataError(f"providers.{ns}: 'plugin-api' is only valid with 'requires'")
+            if p.enable_if is not None:
+                _check_marker(f"providers.{ns}.enable-if", p.enable_if)
             providers[ns] = ProviderInfo(
                 requires=tuple(p.requires),
                 plugin_api=p.plugin_api,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from packaging.tags import Tag
 
@@ -24,6 +25,9 @@ from wheelnext.core.metadata import VariantMetadata
 from wheelnext.core.ordering import FeatureKey, GroupedProperties, RankTable, promote
 from wheelnext.core.priorities import UserPriorities
 from wheelnext.core.supported import SupportedProperties
+
+if TYPE_CHECKING:
+    from wheelnext.core.markers import VariantEnvironment
 
 
 class _Explained:
@@ -239,6 +243,26 @@ class Selector:
 
         keyed.sort(key=lambda pair: pair[0])
         return Selection(tuple(r for _, r in keyed), tuple(rejected))
+
+    def variant_environment(
+        self, wheel: WheelFilename, metadata: VariantMetadata | None
+    ) -> VariantEnvironment:
+        """The variant marker values of a selected ``wheel`` for this target (PEP 825).
+
+        ``variant_properties`` keeps the wheel's properties that the target supports, as
+        judged by the same supported lists the ranking used.
+        """
+        from wheelnext.core.markers import VariantEnvironment
+
+        if wheel.label is None or metadata is None:
+            return VariantEnvironment.for_wheel(wheel.label)
+        effective = _effective_supported(metadata, self.supported, self.priorities)
+        table = _rank_table(metadata, effective, self.priorities)
+        return VariantEnvironment.for_wheel(
+            wheel.label,
+            metadata.properties(wheel.label) or (),
+            supported=lambda p: p.value in table.values.get((p.namespace, p.feature), {}),
+        )
 
     def _judge(
         self,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wheelnext.core.errors import MetadataError
-from wheelnext.core.properties import VariantProperty
 
 Status = Literal["ok", "absent", "failed"]
 
@@ -82,16 +81,6 @@ class SupportedProperties:
     @property
     def namespaces(self) -> tuple[str, ...]:
         return tuple(r.namespace for r in self.providers if r.status == "ok")
-
-    def properties(self) -> list[VariantProperty]:
-        """Every supported property, in provider, feature and value order."""
-        return [
-            VariantProperty(r.namespace, f.name, v)
-            for r in self.providers
-            if r.status == "ok"
-            for f in r.features
-            for v in f.values
-        ]
 
     def only(self, namespaces: Iterable[str]) -> SupportedProperties:
         """The results of the given namespaces only (``--namespace``)."""
