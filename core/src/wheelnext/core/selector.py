@@ -190,8 +190,7 @@ class Selector:
         table = None
         effective = _Supported()
         if isinstance(metadata, VariantMetadata):
-            effective = _effective_supported(metadata, self.supported, self.priorities)
-            table = _rank_table(metadata, effective, self.priorities)
+            effective, table = self._judging_lists(metadata)
 
         release = parsed[0][1].release if parsed else None
         builds = sorted({w.build for _, w in parsed}, reverse=True)
@@ -244,6 +243,11 @@ class Selector:
         keyed.sort(key=lambda pair: pair[0])
         return Selection(tuple(r for _, r in keyed), tuple(rejected))
 
+    def _judging_lists(self, metadata: VariantMetadata) -> tuple[_Supported, RankTable]:
+        """What this target supports for ``metadata``'s release, and the ranks built on it."""
+        effective = _effective_supported(metadata, self.supported, self.priorities)
+        return effective, _rank_table(metadata, effective, self.priorities)
+
     def variant_environment(
         self, wheel: WheelFilename, metadata: VariantMetadata | None
     ) -> VariantEnvironment:
@@ -256,8 +260,7 @@ class Selector:
 
         if wheel.label is None or metadata is None:
             return VariantEnvironment.for_wheel(wheel.label)
-        effective = _effective_supported(metadata, self.supported, self.priorities)
-        table = _rank_table(metadata, effective, self.priorities)
+        _, table = self._judging_lists(metadata)
         return VariantEnvironment.for_wheel(
             wheel.label,
             metadata.properties(wheel.label) or (),
