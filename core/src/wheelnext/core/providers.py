@@ -8,6 +8,7 @@ or ``Absent`` when its hardware is not there).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,3 +89,16 @@ class DetectContext:
     def path(self, absolute: str) -> Path:
         """``absolute`` (e.g. ``/proc/cpuinfo``) resolved under ``sysroot``."""
         return self.sysroot / absolute.lstrip("/")
+
+    @property
+    def live(self) -> bool:
+        """True when reading this machine itself, not a recorded tree under ``sysroot``."""
+        return self.sysroot == Path("/")
+
+    def tokens(self, variable: str) -> list[str] | None:
+        """Environment variable ``variable`` split on commas and spaces; None if unset or blank.
+
+        The common shape of provider overrides (``WHEELNEXT_X86_64_PIN="v3,sha_ni"``).
+        """
+        tokens = [t for t in re.split(r"[\s,;]+", self.environ.get(variable, "")) if t]
+        return tokens or None

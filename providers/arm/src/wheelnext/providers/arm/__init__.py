@@ -1,0 +1,1 @@
+"""The ``aarch64`` variant provider: Arm architecture versions and ISA extensions."""
