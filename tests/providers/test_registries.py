@@ -11,7 +11,12 @@ from wheelnext.core.discovery import discover
 from wheelnext.core.providers import DetectContext
 
 SPEC = Path(__file__).parents[2] / "spec" / "namespaces"
-OURS = {"x86_64": "WHEELNEXT_X86_64_PIN", "aarch64": "WHEELNEXT_AARCH64_PIN"}
+OURS = {
+    "x86_64": "WHEELNEXT_X86_64_PIN",
+    "aarch64": "WHEELNEXT_AARCH64_PIN",
+    "nvidia": "WHEELNEXT_NVIDIA_SM",
+    "amd": "WHEELNEXT_AMD_GFX_ARCH",
+}
 
 
 @pytest.mark.parametrize("namespace", sorted(OURS))

@@ -1,0 +1,1 @@
+"""The ``amd`` variant provider: ROCm version and GPU gfx architectures (from KFD sysfs)."""

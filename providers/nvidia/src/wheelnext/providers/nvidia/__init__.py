@@ -1,0 +1,1 @@
+"""The ``nvidia`` variant provider: CUDA driver capability and GPU SM architectures."""
