@@ -9,33 +9,12 @@ import subprocess
 import pytest
 
 from tests.helpers import BIN
-from tests.providers.cpu import run_installed
+from tests.providers.running import as_configs, run_installed, variantlib_configs
 from wheelnext.core.detection import call_provider, provider_object
 from wheelnext.core.discovery import discover
 from wheelnext.core.providers import DetectContext
 
-REFS = {
-    "x86_64": "wheelnext.providers.x86.plugin:plugin_api",
-    "aarch64": "wheelnext.providers.arm.plugin:plugin_api",
-}
 X86_HOST = platform.machine().lower() in {"x86_64", "amd64"}
-
-
-def variantlib_configs(namespace: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(supported, all) configs of our provider as the published variantlib loads it."""
-    from variantlib.plugins import loader as variantlib_loader
-    from variantlib.plugins.loader import DictPluginLoader
-
-    # variantlib caches answers per process, keyed without the environment: start afresh
-    variantlib_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
-    with DictPluginLoader({namespace: REFS[namespace]}) as loader:
-        supported = loader.get_supported_configs()
-        everything = loader.get_all_configs()
-    found = supported.get(namespace)
-    return (
-        {c.name: list(c.values) for c in found.configs} if found else {},
-        {c.name: list(c.values) for c in everything[namespace].configs},
-    )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +37,7 @@ def test_variantlib_loads_each_provider_by_plugin_api_with_the_same_values(
     ours = run_installed(namespace, environ=environ)
     assert ours.status == "ok"
     supported, everything = variantlib_configs(namespace)
-    assert supported == {f.name: list(f.values) for f in ours.features}
+    assert supported == as_configs(ours)
     # declarations: variantlib sees exactly what core validates against
     (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
     declared, _ = call_provider(provider_object(source), namespace, DetectContext(environ={}))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.providers.cpu import run_installed, values
 from tests.providers.recorded import DATA
+from tests.providers.running import as_configs, run_installed, values, variantlib_configs
 from wheelnext.providers.amd.kfd import gfx_name, parse_properties
 
 KFD = DATA / "kfd"
@@ -126,16 +126,10 @@ def test_live_machine_without_amd_gpu_is_absent() -> None:
 def test_variantlib_loads_it_by_plugin_api_with_the_same_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from variantlib.plugins import loader as variantlib_loader
-    from variantlib.plugins.loader import DictPluginLoader
-
     environ = {"WHEELNEXT_AMD_GFX_ARCH": "gfx90a", "WHEELNEXT_AMD_ROCM_VERSION": "6.4"}
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     ours = run_installed("amd", environ=environ)
-    variantlib_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
-    with DictPluginLoader({"amd": "wheelnext.providers.amd.plugin:plugin_api"}) as loader:
-        supported = loader.get_supported_configs()["amd"].configs
-    assert {c.name: list(c.values) for c in supported} == {
-        f.name: list(f.values) for f in ours.features
-    }
+    supported, everything = variantlib_configs("amd")
+    assert supported == as_configs(ours)
+    assert everything["gfx_arch"][:4] == ["gfx900", "gfx906", "gfx908", "gfx90a"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.providers.cpu import on_features, run_installed, values
 from tests.providers.recorded import cpuinfo_root
+from tests.providers.running import on_features, run_installed, values
 from wheelnext.providers.arm.table import arch_table
 
 V8 = "aes asimd cpuid crc32 evtstrm fp pmull sha1 sha2"

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from tests.helpers import BIN
-from tests.providers.cpu import run_installed, values
 from tests.providers.recorded_nvml import recorded_nvml
+from tests.providers.running import as_configs, run_installed, values, variantlib_configs
 from wheelnext.providers.nvidia.table import cuda_table
 
 
@@ -200,21 +200,13 @@ def test_live_machine_without_a_driver_is_absent_with_nvml_reason() -> None:
 def test_variantlib_loads_it_by_plugin_api_with_the_same_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from variantlib.plugins import loader as variantlib_loader
-    from variantlib.plugins.loader import DictPluginLoader
-
     environ = {"WHEELNEXT_NVIDIA_CUDA_DRIVER": "12.9", "WHEELNEXT_NVIDIA_SM": "9.0,10.0"}
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     ours = run_installed("nvidia", environ=environ)
-    variantlib_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
-    with DictPluginLoader({"nvidia": "wheelnext.providers.nvidia.plugin:plugin_api"}) as loader:
-        supported = loader.get_supported_configs()["nvidia"].configs
-        everything = loader.get_all_configs()["nvidia"].configs
-    assert {c.name: list(c.values) for c in supported} == {
-        f.name: list(f.values) for f in ours.features
-    }
-    assert {c.name: c.multi_value for c in everything}["sm_arch"] is True
+    supported, everything = variantlib_configs("nvidia")
+    assert supported == as_configs(ours)
+    assert len(everything["sm_arch"]) == 160
     # 9.0 and 10.0 share no native code: only PTX up to 9.0
     assert values(ours)["sm_arch"] == sm([], (9, 0))
 

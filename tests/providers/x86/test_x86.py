@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.providers.cpu import on_features, run_installed, values
 from tests.providers.recorded import DATA, RecordedCpuid, cpuinfo_root
+from tests.providers.running import on_features, run_installed, values
 from wheelnext.core.cpuinfo import first_processor
 from wheelnext.providers.x86 import sources
 from wheelnext.providers.x86.table import isa_table

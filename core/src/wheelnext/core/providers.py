@@ -95,10 +95,24 @@ class DetectContext:
         """True when reading this machine itself, not a recorded tree under ``sysroot``."""
         return self.sysroot == Path("/")
 
-    def tokens(self, variable: str) -> list[str] | None:
-        """Environment variable ``variable`` split on commas and spaces; None if unset or blank.
+    def setting(self, *variables: str) -> tuple[str, str] | None:
+        """The first of ``variables`` set to a non-blank value: (name, stripped value).
 
-        The common shape of provider overrides (``WHEELNEXT_X86_64_PIN="v3,sha_ni"``).
+        Overrides often have our name and a public provider's alias; the first one wins.
         """
-        tokens = [t for t in re.split(r"[\s,;]+", self.environ.get(variable, "")) if t]
-        return tokens or None
+        for name in variables:
+            value = self.environ.get(name, "").strip()
+            if value:
+                return name, value
+        return None
+
+    def tokens(self, variable: str) -> list[str] | None:
+        """Environment variable ``variable`` split on commas, semicolons and spaces; None if
+        unset or blank. The common shape of overrides (``WHEELNEXT_X86_64_PIN="v3,sha_ni"``).
+        """
+        return split_tokens(self.environ.get(variable, "")) or None
+
+
+def split_tokens(text: str) -> list[str]:
+    """``text`` split on commas, semicolons and whitespace, empty pieces dropped."""
+    return [t for t in re.split(r"[\s,;]+", text) if t]

@@ -20,6 +20,7 @@ from wheelnext.core.providers import (
     DetectedFeature,
     FeatureDeclaration,
     ProviderDescription,
+    split_tokens,
 )
 from wheelnext.providers.amd import kfd
 from wheelnext.providers.amd.table import amd_table
@@ -40,14 +41,6 @@ def wheelnext_provider() -> ProviderDescription:
             FeatureDeclaration("rocm_version", table.rocm_versions),
         ),
     )
-
-
-def _first(context: DetectContext, names: tuple[str, ...]) -> tuple[str, list[str]] | None:
-    for name in names:
-        tokens = context.tokens(name)
-        if tokens:
-            return name, tokens
-    return None
 
 
 def _rocm(text: str, variable: str) -> str:
@@ -71,11 +64,11 @@ def _hsa_override(context: DetectContext) -> str | None:
 
 def readings(context: DetectContext) -> tuple[list[str], str | None] | Absent:
     """(gfx targets of the visible GPUs, most compute first; ROCm major.minor), or why not."""
-    gfx_pin = _first(context, GFX_OVERRIDES)
-    rocm_pin = _first(context, ROCM_OVERRIDES)
-    rocm = _rocm(rocm_pin[1][0], rocm_pin[0]) if rocm_pin else None
+    gfx_pin = context.setting(*GFX_OVERRIDES)
+    rocm_pin = context.setting(*ROCM_OVERRIDES)
+    rocm = _rocm(rocm_pin[1], rocm_pin[0]) if rocm_pin else None
     if gfx_pin:
-        targets = [t.lower() for t in gfx_pin[1]]
+        targets = [t.lower() for t in split_tokens(gfx_pin[1])]
     else:
         nodes = kfd.gpu_nodes(context)
         if nodes is None:

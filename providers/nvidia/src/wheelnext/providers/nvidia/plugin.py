@@ -19,6 +19,7 @@ from wheelnext.core.providers import (
     DetectedFeature,
     FeatureDeclaration,
     ProviderDescription,
+    split_tokens,
 )
 from wheelnext.providers.nvidia import nvml
 from wheelnext.providers.nvidia.table import (
@@ -50,25 +51,13 @@ def wheelnext_provider() -> ProviderDescription:
     )
 
 
-def _override(context: DetectContext, names: tuple[str, ...]) -> tuple[str, str] | None:
-    for name in names:
-        value = context.environ.get(name, "").strip()
-        if value:
-            return name, value
-    return None
-
-
 def readings(context: DetectContext) -> tuple[Capability | None, list[Capability]] | Absent:
     """(driver CUDA version, capabilities of the visible GPUs), or why there are none."""
     try:
-        cuda_pin = _override(context, CUDA_OVERRIDES)
-        sm_pin = _override(context, SM_OVERRIDES)
+        cuda_pin = context.setting(*CUDA_OVERRIDES)
+        sm_pin = context.setting(*SM_OVERRIDES)
         cuda = parse_cuda_version(cuda_pin[1], cuda_pin[0]) if cuda_pin else None
-        caps = (
-            [parse_capability(c, sm_pin[0]) for c in sm_pin[1].split(",") if c.strip()]
-            if sm_pin
-            else None
-        )
+        caps = [parse_capability(c, sm_pin[0]) for c in split_tokens(sm_pin[1])] if sm_pin else None
     except ValueError as exc:
         raise ProviderError(str(exc)) from None
     if cuda is not None and caps is not None:

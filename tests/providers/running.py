@@ -1,0 +1,57 @@
+"""Shared plumbing for provider tests: run an installed provider as core and variantlib do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from wheelnext.core.detection import run_source
+from wheelnext.core.discovery import discover
+from wheelnext.core.providers import DetectContext
+from wheelnext.core.supported import ProviderResult
+
+
+def run_installed(
+    namespace: str, sysroot: Path | None = None, environ: Mapping[str, str] | None = None
+) -> ProviderResult:
+    """Run the installed native provider of ``namespace`` through core's validation."""
+    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    context = DetectContext(environ=dict(environ or {}), sysroot=sysroot or Path("/"))
+    return run_source(source, context)
+
+
+def values(result: ProviderResult) -> dict[str, tuple[str, ...]]:
+    """Feature name → supported values, from an ``ok`` result."""
+    assert result.status == "ok", result.error
+    return {f.name: f.values for f in result.features}
+
+
+def on_features(result: ProviderResult, *skip: str) -> set[str]:
+    """The names of the ``on`` features of a result (all features but ``skip``)."""
+    found = values(result)
+    assert all(found[name] == ("on",) for name in found if name not in skip)
+    return {name for name in found if name not in skip}
+
+
+def variantlib_configs(namespace: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(supported, all) configs of our installed provider as the published variantlib loads
+    it, through its ``plugin-api`` string (``<module>:plugin_api``), in a subprocess."""
+    from variantlib.plugins import loader as variantlib_loader
+    from variantlib.plugins.loader import DictPluginLoader
+
+    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    # variantlib caches answers per process, keyed without the environment: start afresh
+    variantlib_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
+    with DictPluginLoader({namespace: f"{source.ref}:plugin_api"}) as loader:
+        supported = loader.get_supported_configs()
+        everything = loader.get_all_configs()
+    found = supported.get(namespace)
+    return (
+        {c.name: list(c.values) for c in found.configs} if found else {},
+        {c.name: list(c.values) for c in everything[namespace].configs},
+    )
+
+
+def as_configs(result: ProviderResult) -> dict[str, list[str]]:
+    """A core result in the shape ``variantlib_configs`` returns."""
+    return {f.name: list(f.values) for f in result.features}
