@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 from wheelnext.core.detection import run_source
 from wheelnext.core.discovery import discover
 from wheelnext.core.providers import DetectContext
@@ -33,10 +35,16 @@ def on_features(result: ProviderResult, *skip: str) -> set[str]:
     return {name for name in found if name not in skip}
 
 
-def variantlib_configs(namespace: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def variantlib_configs(
+    namespace: str, monkeypatch: pytest.MonkeyPatch, environ: Mapping[str, str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(supported, all) configs of our installed provider as the published variantlib loads
-    it, through its ``plugin-api`` string (``<module>:plugin_api``), in a subprocess."""
+    it, through its ``plugin-api`` string (``<module>:plugin_api``), in a subprocess that
+    inherits ``environ``."""
     from variantlib.plugins import loader as variantlib_loader
+
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
     from variantlib.plugins.loader import DictPluginLoader
 
     (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]

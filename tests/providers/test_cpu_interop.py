@@ -30,13 +30,10 @@ def test_variantlib_loads_each_provider_by_plugin_api_with_the_same_values(
 ) -> None:
     if pin is None and not X86_HOST:
         pytest.skip("live x86 detection needs an x86-64 host")
-    environ = {}
-    if pin is not None:
-        environ[f"WHEELNEXT_{namespace.upper()}_PIN"] = pin
-        monkeypatch.setenv(f"WHEELNEXT_{namespace.upper()}_PIN", pin)
+    environ = {} if pin is None else {f"WHEELNEXT_{namespace.upper()}_PIN": pin}
     ours = run_installed(namespace, environ=environ)
     assert ours.status == "ok"
-    supported, everything = variantlib_configs(namespace)
+    supported, everything = variantlib_configs(namespace, monkeypatch, environ)
     assert supported == as_configs(ours)
     # declarations: variantlib sees exactly what core validates against
     (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]

@@ -201,10 +201,8 @@ def test_variantlib_loads_it_by_plugin_api_with_the_same_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     environ = {"WHEELNEXT_NVIDIA_CUDA_DRIVER": "12.9", "WHEELNEXT_NVIDIA_SM": "9.0,10.0"}
-    for key, value in environ.items():
-        monkeypatch.setenv(key, value)
     ours = run_installed("nvidia", environ=environ)
-    supported, everything = variantlib_configs("nvidia")
+    supported, everything = variantlib_configs("nvidia", monkeypatch, environ)
     assert supported == as_configs(ours)
     assert len(everything["sm_arch"]) == 160
     # 9.0 and 10.0 share no native code: only PTX up to 9.0
