@@ -107,6 +107,55 @@ def test_wn_detect_table() -> None:
         assert text in out, text
 
 
+@pytest.mark.usefixtures("providers")
+def test_wn_detect_explain_names_provider_version_meaning_and_this_machine() -> None:
+    proc = run(
+        "wn-detect", "--explain", "fictional_hw::arch :: gen2", env={"FICTIONAL_HW_GEN": "gen2"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "fictional_hw :: arch :: gen2",
+        "  provider:     fictional-hw-provider 2.1 (fictional_provider)",
+        "  meaning:      gen2 of the fictional accelerator",
+        "  this machine: supported (preference 1 of 2)",
+    ]
+    absent = run(
+        "wn-detect",
+        "--json",
+        "--explain",
+        "fictional_hw :: mode :: fast",
+        env={"FICTIONAL_HW_GEN": ""},
+    )
+    assert json.loads(absent.stdout) == {
+        "property": "fictional_hw :: mode :: fast",
+        "distribution": "fictional-hw-provider",
+        "version": "2.1",
+        "provider": "fictional_provider",
+        "kind": "native",
+        "description": "fast of the fictional accelerator",
+        "error": None,
+        "this_machine": "provider absent: no fictional accelerator",
+    }
+
+
+@pytest.mark.usefixtures("providers")
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "nobody :: x :: y",
+            "wn-detect: error: --explain: no installed provider answers for namespace 'nobody'",
+        ),
+        ("just-text", "wn-detect: error: --explain: invalid variant property 'just-text'"),
+    ],
+)
+def test_wn_detect_explain_errors(text: str, message: str) -> None:
+    proc = run("wn-detect", "--explain", text)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith(message)
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_wn_detect_usage_error() -> None:
     proc = run("wn-detect", "--no-such-flag")
     assert proc.returncode == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from wheelnext.core.providers import DetectContext
     from wheelnext.core.supported import SupportedProperties
 
 
@@ -41,6 +42,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         choices=("thread", "subprocess"),
         default="thread",
         help="run each provider in a thread (default) or its own subprocess",
+    )
+    parser.add_argument(
+        "--explain",
+        metavar="PROPERTY",
+        help="say which provider answers for 'ns :: feature :: value', its version, what "
+        "the property means, and whether this machine supports it",
     )
     parser.add_argument(
         "--sysroot",
@@ -80,12 +87,74 @@ def _table(supported: SupportedProperties) -> None:
     console.print(table)
 
 
+def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None) -> int:
+    """``--explain``: the provider behind one property, its words for it, and this machine."""
+    from wheelnext.core.cli._common import fail
+    from wheelnext.core.detection import DEFAULT_TIMEOUT, describe_property, detect
+    from wheelnext.core.errors import WheelnextError
+    from wheelnext.core.properties import VariantProperty
+
+    try:
+        prop = VariantProperty.parse(args.explain)
+    except WheelnextError as exc:
+        return fail(prog, f"--explain: {exc}")
+    found = describe_property(prop)
+    if found is None:
+        return fail(
+            prog, f"--explain: no installed provider answers for namespace {prop.namespace!r}"
+        )
+    with contextlib.redirect_stdout(sys.stderr):
+        supported = detect(
+            [found.source],
+            context=context,
+            timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+            isolation=args.isolation,
+        )
+    result = next((r for r in supported.providers if r.namespace == prop.namespace), None)
+    values = (
+        next((f.values for f in result.features if f.name == prop.feature), ()) if result else ()
+    )
+    if result is None or result.status != "ok":
+        machine = f"provider {result.status if result else 'not run'}"
+        machine += f": {result.error}" if result and result.error else ""
+    elif prop.value in values:
+        machine = f"supported (preference {values.index(prop.value) + 1} of {len(values)})"
+    else:
+        machine = "not supported"
+    report = {
+        "property": str(prop),
+        "distribution": found.source.distribution,
+        "version": found.source.version,
+        "provider": found.source.ref,
+        "kind": found.source.kind,
+        "description": found.text,
+        "error": found.error,
+        "this_machine": machine,
+    }
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(report["property"])
+    print(
+        f"  provider:     {found.source.distribution} {found.source.version} ({found.source.ref})"
+    )
+    meaning = found.text or (
+        f"(describe failed: {found.error})" if found.error else "(no description)"
+    )
+    print(f"  meaning:      {meaning}")
+    print(f"  this machine: {machine}")
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = _parser(prog).parse_args(argv)
     from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
     from wheelnext.core.providers import DetectContext
 
     context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
+    if args.explain:
+        return _explain(args, prog or "wn-detect", context)
     # providers that print must not corrupt --json: their stdout goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         supported = detect(
