@@ -1,0 +1,2 @@
+"""A wheelnext variant provider for (fictional) Acme FPGA boards: the worked example of
+``spec/writing-a-provider.md``."""
