@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
-from wheelnext.core.detection import run_source
-from wheelnext.core.discovery import discover
-from wheelnext.core.providers import DetectContext
 from wheelnext.core.supported import ProviderResult
+from wheelnext.core.testing import installed_source, run_installed
 
-
-def run_installed(
-    namespace: str, sysroot: Path | None = None, environ: Mapping[str, str] | None = None
-) -> ProviderResult:
-    """Run the installed native provider of ``namespace`` through core's validation."""
-    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
-    context = DetectContext(environ=dict(environ or {}), sysroot=sysroot or Path("/"))
-    return run_source(source, context)
+__all__ = ["as_configs", "on_features", "run_installed", "values", "variantlib_configs"]
 
 
 def values(result: ProviderResult) -> dict[str, tuple[str, ...]]:
@@ -47,7 +37,7 @@ def variantlib_configs(
         monkeypatch.setenv(key, value)
     from variantlib.plugins.loader import DictPluginLoader
 
-    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    source = installed_source(namespace)
     # variantlib caches answers per process, keyed without the environment: start afresh
     variantlib_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
     with DictPluginLoader({namespace: f"{source.ref}:plugin_api"}) as loader:

@@ -11,8 +11,8 @@ import pytest
 from tests.helpers import BIN
 from tests.providers.running import as_configs, run_installed, variantlib_configs
 from wheelnext.core.detection import call_provider, provider_object
-from wheelnext.core.discovery import discover
 from wheelnext.core.providers import DetectContext
+from wheelnext.core.testing import installed_source
 
 X86_HOST = platform.machine().lower() in {"x86_64", "amd64"}
 
@@ -36,7 +36,7 @@ def test_variantlib_loads_each_provider_by_plugin_api_with_the_same_values(
     supported, everything = variantlib_configs(namespace, monkeypatch, environ)
     assert supported == as_configs(ours)
     # declarations: variantlib sees exactly what core validates against
-    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    source = installed_source(namespace)
     declared, _ = call_provider(provider_object(source), namespace, DetectContext(environ={}))
     assert everything == {f.name: list(f.values) for f in declared.features}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from wheelnext.core.detection import call_provider, provider_object
-from wheelnext.core.discovery import discover
 from wheelnext.core.providers import DetectContext
+from wheelnext.core.testing import installed_source
 
 SPEC = Path(__file__).parents[2] / "spec" / "namespaces"
 OURS = {
@@ -21,7 +21,7 @@ OURS = {
 
 @pytest.mark.parametrize("namespace", sorted(OURS))
 def test_registry_documents_every_declared_feature_value_and_override(namespace: str) -> None:
-    (source,) = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    source = installed_source(namespace)
     description, _ = call_provider(provider_object(source), namespace, DetectContext(environ={}))
     text = (SPEC / f"{namespace}.md").read_text()
     missing = [

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wheelnext.core.detection import run_source
-from wheelnext.core.discovery import discover
-from wheelnext.core.providers import DetectContext
 from wheelnext.core.supported import ProviderResult
-from wheelnext.core.testing import ProviderContract
+from wheelnext.core.testing import ProviderContract, run_installed
 
 DATA = Path(__file__).parent / "data"
 
 
 def run(sysroot: Path | None = None, **environ: str) -> ProviderResult:
-    (source,) = [s for s in discover() if s.name == "acme_fpga" and s.kind == "native"]
-    return run_source(source, DetectContext(environ=environ, sysroot=sysroot or Path("/")))
+    return run_installed("acme_fpga", environ, sysroot)
 
 
 def test_one_gen3_board() -> None:

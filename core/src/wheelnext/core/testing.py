@@ -40,6 +40,24 @@ NAME = re.compile(r"[a-z0-9_]+")
 VALUE = re.compile(r"[a-z0-9_.]+")
 
 
+def installed_source(namespace: str) -> ProviderSource:
+    """The installed native entry point of ``namespace`` (exactly one)."""
+    found = [s for s in discover() if s.name == namespace and s.kind == "native"]
+    assert len(found) == 1, (
+        f"expected one entry point {namespace!r} in group 'wheelnext.providers', found {len(found)}"
+    )
+    return found[0]
+
+
+def run_installed(
+    namespace: str, environ: Mapping[str, str] | None = None, sysroot: Path | None = None
+) -> ProviderResult:
+    """Run the installed provider of ``namespace`` as core does (validation included),
+    with exactly ``environ`` as its environment and ``sysroot`` as its root."""
+    context = DetectContext(environ=dict(environ or {}), sysroot=sysroot or Path("/"))
+    return run_source(installed_source(namespace), context)
+
+
 class ProviderContract:
     """Subclass as ``Test...`` and set ``namespace``; the other attributes are optional.
 
@@ -60,13 +78,7 @@ class ProviderContract:
     # -- plumbing -------------------------------------------------------------------
 
     def source(self) -> ProviderSource:
-        """The installed native entry point of ``namespace`` (exactly one)."""
-        found = [s for s in discover() if s.name == self.namespace and s.kind == "native"]
-        assert len(found) == 1, (
-            f"expected one entry point {self.namespace!r} in group 'wheelnext.providers', "
-            f"found {len(found)}"
-        )
-        return found[0]
+        return installed_source(self.namespace)
 
     def describe(self) -> ProviderDescription:
         description, _ = call_provider(
@@ -75,8 +87,7 @@ class ProviderContract:
         return description
 
     def run(self, environ: Mapping[str, str], sysroot: Path | None = None) -> ProviderResult:
-        context = DetectContext(environ=dict(environ), sysroot=sysroot or Path("/"))
-        return run_source(self.source(), context)
+        return run_installed(self.namespace, environ, sysroot)
 
     def environments(self) -> list[Mapping[str, str]]:
         """Every environment the checks run under: live, present and absent ones."""
