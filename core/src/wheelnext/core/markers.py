@@ -286,7 +286,7 @@ class VariantRequirement:
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        head, marker = _split_marker(text)
+        head, marker = split_marker(text)
         try:
             requirement = Requirement(head)
         except InvalidRequirement as exc:
@@ -300,7 +300,7 @@ class VariantRequirement:
         return self.marker is None or self.marker.evaluate(variant, environment)
 
 
-def _split_marker(text: str) -> tuple[str, str | None]:
+def split_marker(text: str) -> tuple[str, str | None]:
     """Split ``req ; marker``; with a URL (``@``), only a ';' after whitespace ends it."""
     at = text.find("@")
     for index, char in enumerate(text):

@@ -329,18 +329,9 @@ def dump_metadata(md: VariantMetadata) -> str:
 
 def write_metadata(md: VariantMetadata, path: str | Path) -> None:
     """Write ``md`` to ``path`` atomically: a failed write leaves no truncated file."""
-    import os
-    import tempfile
+    from wheelnext.core.files import atomic_write
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dump_metadata(md))
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, dump_metadata(md).encode("utf-8"))
 
 
 # ---------------------------------------------------------------- merging

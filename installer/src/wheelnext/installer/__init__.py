@@ -1,0 +1,1 @@
+"""wheelnext-installer: index priority, default extras, variant-aware resolution, ``wn install``."""

@@ -1,0 +1,285 @@
+"""``wn install``: the reference installer (pip-like flags, index groups, variants)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from wheelnext.core.cli._common import fail
+
+PYPI = "https://pypi.org/simple"
+
+
+class _Sources(argparse.Action):
+    """Keep ``--index`` and ``--index-group`` in the order given: that order is priority."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option: str | None = None,
+    ) -> None:
+        name, sep, urls = str(values).partition("=")
+        if not sep or not name or not urls:
+            parser.error(
+                f"{option}: expected NAME=URL{'[,URL...]' if option == '--index-group' else ''}"
+            )
+        members = [u for u in urls.split(",") if u]
+        if option == "--index" and len(members) != 1:
+            parser.error(f"{option}: expected one URL for index {name!r}")
+        namespace.sources = [*(namespace.sources or []), (option, name, members)]
+
+
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog or "wn install",
+        description="Resolve and install requirements, choosing the best variant wheel for "
+        "this (or another) machine, with index priority groups.",
+    )
+    p.add_argument("requirements", nargs="*", metavar="REQ")
+    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
+    p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
+    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
+    p.add_argument("--find-links", action="append", default=[], metavar="DIR")
+    p.add_argument(
+        "--index",
+        action=_Sources,
+        dest="sources",
+        metavar="NAME=URL",
+        help="a named index, as a group of its own (priority: order given)",
+    )
+    p.add_argument(
+        "--index-group",
+        action=_Sources,
+        dest="sources",
+        metavar="NAME=URL[,URL...]",
+        help="a group of equivalent indexes (mirrors), merged inside",
+    )
+    p.add_argument(
+        "--explicit-index",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="use this named index only for packages pinned to it",
+    )
+    p.add_argument(
+        "--index-strategy", choices=("project", "candidates", "merge-all"), default="project"
+    )
+    p.add_argument("--pin", action="append", default=[], metavar="PKG=INDEXNAME")
+    p.add_argument(
+        "--fallthrough-on-error",
+        action="store_true",
+        help="treat an unreachable group as not listing the project",
+    )
+    p.add_argument("--mirror-mismatch", choices=("warn", "error"), default="warn")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--python", metavar="PATH", help="install into this interpreter's environment"
+    )
+    where.add_argument("--target", type=Path, metavar="DIR", help="install into DIR")
+    p.add_argument(
+        "--no-default-extras", action="store_true", help="ignore Default-Extra (PEP 771)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="resolve and report, install nothing")
+    p.add_argument(
+        "--report", metavar="FILE", help="write pip's installation report, with variants"
+    )
+    p.add_argument(
+        "--properties",
+        type=Path,
+        metavar="FILE",
+        help="select variants for another machine (wn-detect --json output)",
+    )
+    p.add_argument("--cache-dir", type=Path, metavar="DIR")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> object:
+    from packaging.utils import canonicalize_name
+
+    from wheelnext.installer.indexes import Index, IndexConfig, IndexGroup
+
+    explicit = set(args.explicit_index)
+    groups = []
+    for option, name, urls in args.sources or []:
+        members = tuple(
+            Index(
+                name if option == "--index" else f"{name}[{i}]" if len(urls) > 1 else name,
+                url,
+                name in explicit,
+            )
+            for i, url in enumerate(urls)
+        )
+        groups.append(IndexGroup(name, members))
+    default: list[Index] = []
+    if not args.no_index and (args.index_url or not args.sources):
+        default.append(Index("index-url", args.index_url or PYPI))
+    default += [Index(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
+    default += [
+        Index(f"find-links-{i + 1}", str(Path(d).resolve())) for i, d in enumerate(args.find_links)
+    ]
+    if default:
+        groups.append(IndexGroup("default", tuple(default)))
+    pins: dict[str, str] = {}
+    for pin in args.pin:
+        package, sep, index = pin.partition("=")
+        if not sep:
+            parser.error(f"--pin: expected PKG=INDEXNAME, got {pin!r}")
+        pins[canonicalize_name(package)] = index
+    config = IndexConfig(
+        tuple(groups), args.index_strategy, pins, args.fallthrough_on_error, args.mirror_mismatch
+    )
+    for index in set(pins.values()) | explicit:
+        config.index(index)  # unknown names fail early, naming the known ones
+    return config
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    prog = parser.prog
+    from wheelnext.core.errors import WheelnextError
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
+    log = logging.getLogger("wheelnext.installer")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    log.propagate = False
+    try:
+        return _run(args, parser, prog)
+    except WheelnextError as exc:
+        return fail(prog, str(exc))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the environment is unchanged", file=sys.stderr)
+        return 130
+    finally:
+        log.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
+    from platformdirs import user_cache_dir
+
+    from wheelnext.core.priorities import load_user_priorities
+    from wheelnext.core.selector import Selector
+    from wheelnext.core.supported import SupportedProperties
+    from wheelnext.installer.distmeta import DistMetadata
+    from wheelnext.installer.errors import InstallerError
+    from wheelnext.installer.finder import Finder
+    from wheelnext.installer.http import HttpClient
+    from wheelnext.installer.indexes import IndexConfig, IndexSet
+    from wheelnext.installer.report import build_report, write_report
+    from wheelnext.installer.requirements import Wanted, read_requirements_file
+    from wheelnext.installer.resolver import Provider, resolve
+    from wheelnext.installer.target import probe
+    from wheelnext.installer.transaction import install_all
+
+    roots = [Wanted.parse(text, "command line") for text in args.requirements]
+    for path in args.requirement:
+        roots += read_requirements_file(path)
+    if not roots:
+        parser.error("give at least one requirement (REQ or -r FILE)")
+    config = _config(args, parser)
+    assert isinstance(config, IndexConfig)
+    target = probe(args.python, args.target)
+    if args.properties is not None:
+        supported = SupportedProperties.load(args.properties)
+    else:
+        from wheelnext.core.detection import detect
+
+        with contextlib.redirect_stdout(sys.stderr):
+            supported = detect()
+    selector = Selector(supported, priorities=load_user_priorities(), tags=target.tags)
+    cache = (
+        None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
+    )
+    http = HttpClient(cache, timeout=args.timeout)
+    indexes = IndexSet(config, http)
+    try:
+        with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
+            finder = Finder(indexes, selector, target, http, Path(work))
+            provider = Provider(finder, target.markers, not args.no_default_extras)
+            resolution = resolve(roots, provider)
+            metadata: dict[str, DistMetadata] = {
+                name: finder.metadata(c) for name, c in resolution.chosen.items()
+            }
+            plan = [resolution.chosen[n] for n in sorted(resolution.chosen)]
+            if args.verbose:
+                for line in indexes.log:
+                    print(f"{prog}: {line}", file=sys.stderr)
+            if args.report:
+                write_report(args.report, build_report(resolution, metadata, target))
+            if args.dry_run:
+                for chosen in plan:
+                    print(f"Would install {_describe(chosen)}")
+                return 0
+            wheels = _download(finder, plan, quiet=args.quiet)
+            outcome = install_all(plan, wheels, target)
+            if not args.quiet:
+                for chosen in outcome.installed:
+                    print(f"Installed {_describe(chosen)}")
+                for chosen in outcome.unchanged:
+                    print(f"Already installed {chosen.name} {chosen.version}")
+    except InstallerError:
+        raise
+    finally:
+        indexes.close()
+        http.close()
+    return 0
+
+
+def _describe(chosen: object) -> str:
+    from wheelnext.installer.finder import Chosen
+
+    assert isinstance(chosen, Chosen)
+    label = f" [variant {chosen.wheel.label}]" if chosen.wheel.label else ""
+    return f"{chosen.name} {chosen.version}{label} from {chosen.located.index.name}"
+
+
+def _download(finder: object, plan: Sequence[object], quiet: bool) -> dict[str, Path]:
+    """Every wheel of the plan, verified, with a progress bar (rich) unless quiet."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from wheelnext.installer.finder import Chosen, Finder
+
+    assert isinstance(finder, Finder)
+    wheels: dict[str, Path] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        for chosen in plan:
+            assert isinstance(chosen, Chosen)
+            task = progress.add_task(chosen.filename, total=chosen.located.file.size)
+
+            def advance(done: int, total: int | None, task: object = task) -> None:
+                progress.update(task, advance=done, total=total)  # type: ignore[arg-type]
+
+            entry = chosen.located.file
+            destination = finder.work / "downloads" / entry.filename
+            wheels[entry.filename] = (
+                destination
+                if destination.is_file()
+                else finder.http.download(
+                    entry.url, entry.hashes.get("sha256"), destination, advance
+                )
+            )
+    return wheels
+
+
+if __name__ == "__main__":
+    sys.exit(main())

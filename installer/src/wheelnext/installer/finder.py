@@ -1,0 +1,260 @@
+"""From a project name to the wheel to install for each of its versions.
+
+For a version, every wheel the owning index group lists goes to the core selector with
+the release's variant metadata (its ``{name}-{version}-variants.json``, or the wheels' own
+``variant.json`` merged); the selector's best wheel is the version's wheel: a variant,
+else ``null``, else the non-variant wheel. Versions without an installable wheel are
+skipped, so the resolver backtracks past them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelnext.core.errors import MetadataError, WheelnextError
+from wheelnext.core.filenames import WheelFilename, is_variants_json_filename
+from wheelnext.core.markers import VariantEnvironment
+from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
+from wheelnext.core.selector import Selector
+from wheelnext.installer.distmeta import DistMetadata
+from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.http import HttpClient
+from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
+from wheelnext.installer.simple_api import FileEntry
+from wheelnext.installer.target import Target
+
+LOG = logging.getLogger("wheelnext.installer")
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The wheel picked for one version of a project, where it came from, and why."""
+
+    name: str
+    version: Version
+    located: Located
+    wheel: WheelFilename
+    why: str
+    variant_env: VariantEnvironment
+
+    @property
+    def filename(self) -> str:
+        return self.located.file.filename
+
+
+def _version(filename: str) -> Version | None:
+    try:
+        return WheelFilename.parse(filename).version if filename.endswith(".whl") else None
+    except (WheelnextError, InvalidVersion):
+        return None
+
+
+def exact_pin(specifier: SpecifierSet) -> bool:
+    """``==1.0`` or ``===1.0`` (no wildcard): the only case a yanked file may be used."""
+    specs = list(specifier)
+    return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
+
+
+class Finder:
+    """Caches pages, choices and metadata for one install run."""
+
+    def __init__(
+        self, indexes: IndexSet, selector: Selector, target: Target, http: HttpClient, work: Path
+    ) -> None:
+        self.indexes, self.selector, self.target, self.http, self.work = (
+            indexes,
+            selector,
+            target,
+            http,
+            work,
+        )
+        self._files: dict[str, ProjectFiles] = {}
+        self._chosen: dict[tuple[str, Version], Chosen | None] = {}
+        self._meta: dict[str, DistMetadata] = {}
+        self._lock = threading.Lock()
+
+    # -- which files ----------------------------------------------------------------
+
+    def _usable(self, entry: FileEntry, specifier: SpecifierSet) -> bool:
+        version = _version(entry.filename)
+        if version is None or not specifier.contains(version, prereleases=True):
+            return False
+        if entry.is_yanked and not exact_pin(specifier):
+            return False
+        if entry.requires_python:
+            try:
+                if not SpecifierSet(entry.requires_python).contains(
+                    self.target.python_version, prereleases=True
+                ):
+                    return False
+            except ValueError:
+                return False
+        wheel = WheelFilename.parse(entry.filename)
+        return bool(wheel.tags & set(self.target.tags))
+
+    def files(self, project: str, specifier: SpecifierSet) -> ProjectFiles:
+        """The project's files from the index group index priority picks for this request."""
+        key = f"{canonicalize_name(project)} {specifier}"
+        if key not in self._files:
+            self._files[key] = self.indexes.lookup(
+                project, lambda entry: self._usable(entry, specifier)
+            )
+        return self._files[key]
+
+    def versions(self, project: str, specifier: SpecifierSet, prereleases: bool) -> list[Version]:
+        """Versions with a usable wheel, newest first (pre-releases only when asked for or
+        when nothing else matches, as PEP 440 says)."""
+        found = self.files(project, specifier)
+        versions = sorted(
+            {
+                v
+                for located in found.files
+                if self._usable(located.file, specifier)
+                and (v := _version(located.file.filename)) is not None
+            },
+            reverse=True,
+        )
+        final = [v for v in versions if not v.is_prerelease]
+        return versions if prereleases or not final else final
+
+    # -- which wheel ----------------------------------------------------------------
+
+    def choose(self, project: str, version: Version, specifier: SpecifierSet) -> Chosen | None:
+        """The selector's best wheel of ``project`` ``version`` (None: nothing installable)."""
+        key = (canonicalize_name(project), version)
+        if key in self._chosen:
+            return self._chosen[key]
+        found = self.files(project, specifier)
+        located = {
+            f.file.filename: f
+            for f in found.files
+            if _version(f.file.filename) == version and self._usable(f.file, specifier)
+        }
+        variants_json = [
+            f
+            for f in found.files
+            if is_variants_json_filename(f.file.filename)
+            and _version_of_variants(f.file.filename) == version
+        ]
+        metadata: VariantMetadata | MetadataError | None = None
+        if any(WheelFilename.parse(name).label is not None for name in located):
+            metadata = self._variant_metadata(variants_json, list(located.values()))
+        selection = self.selector.rank(list(located), metadata)
+        for rejection in selection.rejected:
+            LOG.info("%s: %s", rejection.wheel, rejection.reason)
+        chosen = None
+        if selection.ranked:
+            best = selection.ranked[0]
+            meta = metadata if isinstance(metadata, VariantMetadata) else None
+            chosen = Chosen(
+                found.project,
+                version,
+                located[str(best.wheel)],
+                best.wheel,
+                best.why,
+                self.selector.variant_environment(best.wheel, meta),
+            )
+        self._chosen[key] = chosen
+        return chosen
+
+    def _variant_metadata(
+        self, variants_json: list[Located], wheels: list[Located]
+    ) -> VariantMetadata | MetadataError:
+        """The release's combined variant metadata, or the error that makes it unusable."""
+        try:
+            if variants_json:
+                entry = variants_json[0].file
+                return parse_metadata(self.http.get_bytes(entry.url), source=entry.url)
+            # no variants.json: read and merge each label's own variant.json (PEP 825)
+            merged: VariantMetadata | None = None
+            seen: set[str] = set()
+            for located in wheels:
+                label = WheelFilename.parse(located.file.filename).label
+                if label is None or label in seen:
+                    continue
+                seen.add(label)
+                path = self.fetch(located)
+                with zipfile.ZipFile(path) as archive:
+                    name = next(
+                        (n for n in archive.namelist() if n.endswith(".dist-info/variant.json")),
+                        None,
+                    )
+                    if name is None:
+                        return MetadataError(f"{located.file.filename}: no variant.json")
+                    single = parse_metadata(archive.read(name), source=located.file.filename)
+                single.check_wheel(label)
+                merged = single if merged is None else merge_metadata(merged, single)
+            return merged or MetadataError("no variant metadata")
+        except MetadataError as exc:
+            return exc
+        except (InstallerError, zipfile.BadZipFile, OSError) as exc:
+            return MetadataError(f"variant metadata unavailable: {exc}")
+
+    # -- files and metadata -----------------------------------------------------------
+
+    def fetch(self, located: Located) -> Path:
+        """Download (or reuse) a file, verified against the index's hash."""
+        entry = located.file
+        destination = self.work / "downloads" / entry.filename
+        if destination.is_file():
+            return destination
+        return self.http.download(entry.url, entry.hashes.get("sha256"), destination)
+
+    def metadata(self, chosen: Chosen) -> DistMetadata:
+        """The chosen wheel's METADATA: the PEP 658 file when offered, else from the wheel."""
+        entry = chosen.located.file
+        if entry.filename in self._meta:
+            return self._meta[entry.filename]
+        if entry.core_metadata:
+            data = self.http.get_bytes(entry.url + ".metadata")
+            expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
+            if "sha256" in expected and hashlib.sha256(data).hexdigest() != expected["sha256"]:
+                raise InstallerError(f"{entry.url}.metadata: sha256 mismatch")
+        else:
+            with zipfile.ZipFile(self.fetch(chosen.located)) as archive:
+                name = f"{_dist_info(archive, entry.filename)}/METADATA"
+                data = archive.read(name)
+        meta = DistMetadata.parse(data, entry.filename)
+        if meta.name != canonicalize_name(chosen.name) or meta.version != chosen.version:
+            raise InstallerError(
+                f"{entry.filename}: METADATA says {meta.display_name} {meta.version}"
+            )
+        self._meta[entry.filename] = meta
+        return meta
+
+
+def _version_of_variants(filename: str) -> Version | None:
+    from wheelnext.core.filenames import parse_variants_json_filename
+
+    try:
+        return parse_variants_json_filename(filename)[1]
+    except WheelnextError:
+        return None
+
+
+def _dist_info(archive: zipfile.ZipFile, filename: str) -> str:
+    tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    found = [t for t in tops if t.endswith(".dist-info")]
+    if len(found) != 1:
+        raise InstallerError(f"{filename}: expected one .dist-info directory, found {len(found)}")
+    return found[0]
+
+
+def iter_versions(finder: Finder, project: str, specifier: SpecifierSet) -> Iterator[Chosen]:
+    """Chosen wheels newest version first, computed lazily (variant metadata is fetched
+    only for versions the resolver actually tries)."""
+    prereleases = bool(specifier.prereleases)
+    for version in finder.versions(project, specifier, prereleases):
+        chosen = finder.choose(project, version, specifier)
+        if chosen is not None:
+            yield chosen

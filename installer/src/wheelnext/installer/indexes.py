@@ -1,0 +1,267 @@
+"""Where a project's files come from: indexes, index groups, and index priority (PEP 766).
+
+Indexes are arranged in ordered **groups**. Inside a group, members are mirrors or equally
+trusted, and their files are merged (version priority, as pip does for all indexes).
+Between groups, priority decides, in one of three strategies:
+
+- ``project`` (default): the first group that lists the project owns it; lower groups are
+  never consulted for it, which is what blocks dependency confusion;
+- ``candidates``: fall through to the next group when a group has no viable file;
+- ``merge-all``: every group merged into one (pip's behaviour).
+
+A project pinned to a named index is looked up there alone; ``explicit`` indexes are used
+only for projects pinned to them. Without groups, ``--index-url`` and ``--extra-index-url``
+form one group, exactly like pip.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import canonicalize_name
+
+from wheelnext.core.filenames import (
+    WheelFilename,
+    is_variants_json_filename,
+    parse_variants_json_filename,
+)
+from wheelnext.installer.errors import IndexUnavailable, InstallerError
+from wheelnext.installer.http import HttpClient
+from wheelnext.installer.simple_api import ACCEPT, FileEntry, ProjectPage, parse_page
+
+LOG = logging.getLogger("wheelnext.installer")
+Strategy = Literal["project", "candidates", "merge-all"]
+STRATEGIES: tuple[Strategy, ...] = ("project", "candidates", "merge-all")
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """One source: a Simple API root URL, or a flat directory of files (``--find-links``)."""
+
+    name: str
+    url: str
+    explicit: bool = False
+
+    @property
+    def flat(self) -> bool:
+        return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexGroup:
+    name: str
+    members: tuple[Index, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """Groups in priority order, the strategy between them, and per-project pins."""
+
+    groups: tuple[IndexGroup, ...]
+    strategy: Strategy = "project"
+    pins: Mapping[str, str] = field(default_factory=dict)  # canonical project → index name
+    fallthrough_on_error: bool = False
+    mirror_mismatch: Literal["warn", "error"] = "warn"
+
+    def index(self, name: str) -> Index:
+        for group in self.groups:
+            for member in group.members:
+                if member.name == name:
+                    return member
+        raise InstallerError(f"no index named {name!r} (known: {self.index_names()})")
+
+    def index_names(self) -> list[str]:
+        return [m.name for g in self.groups for m in g.members]
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A file and where it was found."""
+
+    file: FileEntry
+    index: Index
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFiles:
+    """The files of one project that a request may use, and which group supplied them."""
+
+    project: str
+    files: tuple[Located, ...]
+    group: str | None  # None: no group lists the project
+
+
+class _Absent:
+    pass
+
+
+ABSENT = _Absent()
+
+
+def project_of(filename: str) -> str | None:
+    """The canonical project name a distribution filename belongs to (None: not a dist)."""
+    try:
+        if filename.endswith(".whl"):
+            return canonicalize_name(WheelFilename.parse(filename).name)
+        if is_variants_json_filename(filename):
+            return canonicalize_name(parse_variants_json_filename(filename)[0])
+        if filename.endswith((".tar.gz", ".zip")):
+            stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+            return canonicalize_name(stem.rpartition("-")[0])
+    except ValueError:
+        return None
+    return None
+
+
+class IndexSet:
+    """Reads project pages (concurrently, once per run) and applies index priority."""
+
+    def __init__(self, config: IndexConfig, http: HttpClient, workers: int = 8) -> None:
+        self.config = config
+        self.http = http
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheelnext-index")
+        self._pages: dict[tuple[str, str], Future[ProjectPage | _Absent]] = {}
+        self._lock = threading.Lock()
+        self.log: list[str] = []
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- pages ----------------------------------------------------------------------
+
+    def _fetch(self, index: Index, project: str) -> ProjectPage | _Absent:
+        if index.flat:
+            return self._flat(index, project)
+        url = f"{index.url.rstrip('/')}/{project}/"
+        response = self.http.get_page(url, ACCEPT)
+        if response.status in (404, 410):
+            return ABSENT
+        if response.status != 200:
+            raise IndexUnavailable(f"index {index.name} ({url}): HTTP {response.status}")
+        return parse_page(response.body, response.content_type, response.url, project)
+
+    def _flat(self, index: Index, project: str) -> ProjectPage | _Absent:
+        root = (
+            Path(unquote(urlsplit(index.url).path))
+            if index.url.startswith("file:")
+            else Path(index.url)
+        )
+        if not root.is_dir():
+            raise IndexUnavailable(f"find-links {index.url}: not a directory")
+        files = tuple(
+            FileEntry(path.name, path.resolve().as_uri())
+            for path in sorted(root.iterdir())
+            if path.is_file() and project_of(path.name) == project
+        )
+        return ProjectPage(project, files) if files else ABSENT
+
+    def page(self, index: Index, project: str) -> Future[ProjectPage | _Absent]:
+        """The (possibly still running) fetch of ``project``'s page on ``index``."""
+        with self._lock:
+            key = (index.url, project)
+            if key not in self._pages:
+                self._pages[key] = self._pool.submit(self._fetch, index, project)
+            return self._pages[key]
+
+    def prefetch(self, projects: Sequence[str]) -> None:
+        """Start fetching pages that will likely be needed (dependencies of a candidate)."""
+        for project in projects:
+            canonical = canonicalize_name(project)
+            for index in self._indexes_for(canonical):
+                self.page(index, canonical)
+
+    def _indexes_for(self, project: str) -> list[Index]:
+        pinned = self.config.pins.get(project)
+        if pinned is not None:
+            return [self.config.index(pinned)]
+        return [m for g in self.config.groups for m in g.members if not m.explicit]
+
+    # -- priority -------------------------------------------------------------------
+
+    def lookup(self, project: str, viable: Callable[[FileEntry], bool]) -> ProjectFiles:
+        """The files ``project`` may come from, by the configured index priority.
+
+        ``viable`` says whether a file could satisfy the current request; the
+        ``candidates`` strategy falls through groups whose files are all unviable.
+        """
+        project = canonicalize_name(project)
+        pinned = self.config.pins.get(project)
+        if pinned is not None:
+            index = self.config.index(pinned)
+            group = IndexGroup(f"pin:{index.name}", (index,))
+            return self._from_group(project, group, required=True) or ProjectFiles(
+                project, (), None
+            )
+        groups = [
+            IndexGroup(g.name, tuple(m for m in g.members if not m.explicit))
+            for g in self.config.groups
+        ]
+        groups = [g for g in groups if g.members]
+        if self.config.strategy == "merge-all":
+            merged = IndexGroup("all", tuple(m for g in groups for m in g.members))
+            groups = [merged] if merged.members else []
+        for group in groups:
+            found = self._from_group(project, group)
+            if found is None:
+                continue
+            if self.config.strategy != "candidates" or any(viable(f.file) for f in found.files):
+                self.log.append(f"{project}: from group {group.name}")
+                return found
+            self.log.append(f"{project}: group {group.name} has no viable file, falling through")
+        return ProjectFiles(project, (), None)
+
+    def _from_group(
+        self, project: str, group: IndexGroup, required: bool = False
+    ) -> ProjectFiles | None:
+        """The merged files of ``project`` in ``group``; None when no member lists it."""
+        results: list[tuple[Index, ProjectPage | _Absent | IndexUnavailable]] = []
+        for member in group.members:
+            try:
+                results.append((member, self.page(member, project).result()))
+            except IndexUnavailable as exc:
+                results.append((member, exc))
+        errors = [r for _, r in results if isinstance(r, IndexUnavailable)]
+        if errors and len(errors) == len(results):
+            if not self.config.fallthrough_on_error or required:
+                raise IndexUnavailable(
+                    f"index group {group.name} is unreachable: " + "; ".join(str(e) for e in errors)
+                )
+            self.log.append(f"{project}: group {group.name} unreachable, falling through")
+            return None
+        for error in errors:
+            LOG.warning("%s (continuing with the rest of group %s)", error, group.name)
+        pages = [(i, r) for i, r in results if isinstance(r, ProjectPage)]
+        if not pages:
+            return None
+        for index, page in pages:
+            if page.status == "quarantined":
+                reason = f": {page.status_reason}" if page.status_reason else ""
+                raise InstallerError(
+                    f"{project} is quarantined on index {index.name}{reason}; "
+                    "not looking for it elsewhere"
+                )
+        pool: dict[str, Located] = {}
+        for index, page in pages:
+            for entry in page.files:
+                earlier = pool.get(entry.filename)
+                if earlier is None:
+                    pool[entry.filename] = Located(entry, index, group.name)
+                    continue
+                a, b = earlier.file.hashes.get("sha256"), entry.hashes.get("sha256")
+                if a and b and a != b:
+                    detail = (
+                        f"{entry.filename} differs between index {earlier.index.name} and "
+                        f"index {index.name} (sha256 {a} vs {b})"
+                    )
+                    if self.config.mirror_mismatch == "error":
+                        raise InstallerError(f"{detail}; refusing to choose")
+                    LOG.warning("%s; using %s's", detail, earlier.index.name)
+        return ProjectFiles(project, tuple(pool.values()), group.name)
