@@ -1,0 +1,370 @@
+"""``wn install`` end to end: real wheels, a real index on 127.0.0.1, fresh virtual
+environments, and what is importable afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import BIN
+from tests.installer.index import Server, StaticIndex
+from tests.installer.run import PROFILE
+from tests.installer.wheels import build_wheel, variants_json
+
+LEVELS = {
+    "v4": {"x86_64": {"level": ["v4"]}},
+    "v3": {"x86_64": {"level": ["v3"]}},
+}
+FAST = '"x86_64 :: level :: v4" in variant_properties'
+
+
+def wn(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "wn"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    """A fresh, empty virtual environment (no pip: everything in it comes from wn)."""
+    path = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path
+
+
+def run_in(venv: Path, code: str) -> str:
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def site(venv: Path) -> Path:
+    return Path(run_in(venv, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
+
+
+def tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if "__pycache__" not in p.parts)
+
+
+@pytest.fixture
+def demo(server: Server, built: Path) -> StaticIndex:
+    """demo 1.0 (plain) and 2.0 (v4, v3, null, non-variant) plus its dependencies."""
+    index = server.index("pypi")
+    index.add(
+        build_wheel(built, "demo", "1.0", requires=["helper>=1"]),
+        *(
+            build_wheel(
+                built,
+                "demo",
+                "2.0",
+                label=label,
+                properties=p,
+                requires=["helper>=1", f"fastpath; {FAST}"],
+                scripts={"demo-cli": "demo.cli:main"},
+                files={"demo/cli.py": b"def main():\n    print('demo ok')\n"},
+            )
+            for label, p in LEVELS.items()
+        ),
+        build_wheel(built, "demo", "2.0", label="null", requires=["helper>=1"]),
+        build_wheel(built, "demo", "2.0", requires=["helper>=1"]),
+        variants_json(built, "demo", "2.0", {**LEVELS, "null": {}}, ["x86_64"]),
+        build_wheel(built, "helper", "1.5"),
+        build_wheel(built, "fastpath", "1.0"),
+    )
+    return index
+
+
+def profile(tmp_path: Path, levels: list[str] | None) -> Path:
+    doc = json.loads(json.dumps(PROFILE))
+    if levels is None:
+        doc["providers"] = []
+    else:
+        doc["providers"][0]["features"][0]["values"] = levels
+    path = tmp_path / f"profile-{'-'.join(levels or ['none'])}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("levels", "variant", "fastpath"),
+    [
+        (["v4", "v3", "v2", "v1"], "v4", True),  # variant markers see the chosen wheel's properties
+        (["v3", "v2", "v1"], "v3", False),
+        (None, "null", False),  # no x86_64 provider: the null variant
+    ],
+)
+def test_installs_the_selected_variant_and_its_dependencies(
+    tmp_path: Path,
+    server: Server,
+    demo: StaticIndex,
+    venv: Path,
+    levels: list[str] | None,
+    variant: str,
+    fastpath: bool,
+) -> None:
+    proc = wn(
+        "install", "demo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
+        "--properties", str(profile(tmp_path, levels)), "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"Installed demo 2.0 [variant {variant}] from index-url" in proc.stdout
+    assert (
+        run_in(venv, "import demo, helper; print(demo.VERSION, demo.VARIANT)") == f"2.0 {variant}"
+    )
+    assert (
+        "fastpath" in run_in(venv, "import importlib.util as u; print(u.find_spec('fastpath'))")
+    ) is fastpath
+    info = site(venv) / "demo-2.0.dist-info"
+    assert (info / "INSTALLER").read_text() == "wheelnext\n"
+    assert "demo/__init__.py," in (info / "RECORD").read_text()
+    if variant != "null":
+        out = subprocess.run([str(venv / "bin" / "demo-cli")], capture_output=True, text=True)
+        assert (out.returncode, out.stdout) == (0, "demo ok\n")
+
+
+def test_without_null_the_non_variant_wheel_is_used(
+    tmp_path: Path, server: Server, built: Path, venv: Path
+) -> None:
+    server.index("pypi").add(
+        build_wheel(built, "solo", "1.0", label="v4", properties=LEVELS["v4"]),
+        build_wheel(built, "solo", "1.0"),
+        variants_json(built, "solo", "1.0", {"v4": LEVELS["v4"]}, ["x86_64"]),
+    )
+    proc = wn("install", "solo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
+              "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])), "--no-cache")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert run_in(venv, "import solo; print(solo.VARIANT)") == "None"
+
+
+def test_live_detection_picks_what_wn_select_picks(
+    tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
+) -> None:
+    select = wn("select", "--variants-json", str(demo.files_dir / "demo-2.0-variants.json"))
+    expected = select.stdout.splitlines()[0].removesuffix(".whl").rsplit("-", 1)[-1]
+    proc = wn(
+        "install",
+        "demo",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--no-cache",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert run_in(venv, "import demo; print(demo.VARIANT)") == expected
+
+
+def test_report_is_pips_format_plus_the_variant(
+    tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
+) -> None:
+    report = tmp_path / "report.json"
+    proc = wn(
+        "install", "demo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
+        "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])), "--report", str(report), "--dry-run", "--no-cache",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Would install demo 2.0 [variant v3] from index-url",
+        "Would install helper 1.5 from index-url",
+    ]
+    assert not (site(venv) / "demo").exists()  # dry run: nothing written
+    doc = json.loads(report.read_text())
+    assert doc["version"] == "1"
+    items = {i["metadata"]["name"]: i for i in doc["install"]}
+    demo_item = items["demo"]
+    assert demo_item["download_info"]["url"].endswith("/pypi/files/demo-2.0-py3-none-any-v3.whl")
+    assert set(demo_item["download_info"]["archive_info"]["hashes"]) == {"sha256"}
+    assert (demo_item["requested"], demo_item["requested_extras"]) == (True, [])
+    assert items["helper"]["requested"] is False
+    assert demo_item["metadata"]["version"] == "2.0"
+    assert demo_item["variant"] == {
+        "label": "v3",
+        "filename": "demo-2.0-py3-none-any-v3.whl",
+        "index": "index-url",
+        "index_url": server.url("pypi"),
+        "group": "default",
+        "extras": [],
+        "why": "variant 'v3': x86_64 :: level :: v3",
+    }
+    assert doc["environment"]["python_version"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def test_default_extras_added_when_a_bare_request_follows_a_minimal_one(
+    tmp_path: Path, server: Server, built: Path, venv: Path
+) -> None:
+    server.index("pypi").add(
+        build_wheel(
+            built, "astro", "1.0", extras={"recommended": ["scipy"]}, default_extras=["recommended"]
+        ),
+        build_wheel(built, "scipy", "1.0"),
+    )
+    common = [
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--no-cache",
+    ]
+    assert wn("install", "astro[]", *common).returncode == 0
+    assert not (site(venv) / "scipy").exists()
+    again = wn("install", "astro", *common)
+    assert again.returncode == 0, again.stderr
+    assert "Installed scipy 1.0 from index-url" in again.stdout
+    assert "Already installed astro 1.0" in again.stdout
+
+
+def test_target_dir_and_requirements_file(
+    tmp_path: Path, server: Server, demo: StaticIndex
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# pinned\ndemo==1.0  # the old one\n\n")
+    proc = wn(
+        "install",
+        "-r",
+        str(requirements),
+        "--index-url",
+        server.url("pypi"),
+        "--target",
+        str(tmp_path / "t"),
+        "--no-cache",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert {"demo", "helper", "demo-1.0.dist-info", "helper-1.5.dist-info"} <= set(
+        os.listdir(tmp_path / "t")
+    )
+
+
+def test_hash_mismatch_leaves_the_environment_untouched(
+    tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
+) -> None:
+    before = tree(site(venv))
+    (demo.files_dir / "helper-1.5-py3-none-any.whl").write_bytes(
+        build_wheel(tmp_path / "evil", "helper", "1.5", files={"helper/evil.py": b"1"}).read_bytes()
+    )
+    proc = wn(
+        "install",
+        "demo==1.0",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--no-cache",
+    )
+    assert proc.returncode == 1
+    assert "helper-1.5-py3-none-any.whl: sha256 mismatch" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert tree(site(venv)) == before
+
+
+def test_a_failure_midway_rolls_everything_back(
+    tmp_path: Path, server: Server, built: Path, venv: Path
+) -> None:
+    common = [
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--no-cache",
+    ]
+    index = server.index("pypi")
+    index.add(
+        build_wheel(built, "aaa", "1.0"),
+        build_wheel(built, "squatter", "1.0", files={"zzz/__init__.py": b""}),
+    )
+    assert wn("install", "aaa==1.0", "squatter", *common).returncode == 0
+    before = tree(site(venv))
+    # aaa 2.0 installs first (sorted), then zzz 1.0 collides with squatter's zzz/__init__.py
+    index.add(build_wheel(built, "aaa", "2.0"), build_wheel(built, "zzz", "1.0"))
+    proc = wn("install", "aaa==2.0", "zzz", *common)
+    assert proc.returncode == 1
+    assert "zzz/__init__.py: already exists and belongs to another distribution" in proc.stderr
+    assert tree(site(venv)) == before  # aaa 1.0 is back, nothing of aaa 2.0 or zzz remains
+    assert run_in(venv, "import aaa; print(aaa.VERSION)") == "1.0"
+
+
+def test_an_interrupt_rolls_back(tmp_path: Path, server: Server, built: Path) -> None:
+    from wheelnext.installer.finder import Chosen
+    from wheelnext.installer.transaction import install_all
+
+    from tests.installer.run import groups, installer
+    from wheelnext.installer.indexes import IndexConfig
+    from wheelnext.installer.requirements import Wanted
+    from wheelnext.installer.resolver import resolve
+    from wheelnext.installer.target import probe
+
+    server.index("pypi").add(build_wheel(built, "one", "1.0"), build_wheel(built, "two", "1.0"))
+    target = probe(target_dir=tmp_path / "t")
+    config = IndexConfig(groups(("default", [("pypi", server.url("pypi"))])))
+    with installer(config, target=target) as provider:
+        resolution = resolve([Wanted.parse("one"), Wanted.parse("two")], provider)
+        plan = [resolution.chosen["one"], resolution.chosen["two"]]
+        wheels = {c.filename: provider.finder.fetch(c.located) for c in plan}
+
+        def interrupt(chosen: Chosen) -> None:
+            if chosen.name == "one":
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            install_all(plan, wheels, target, on_install=interrupt)
+    assert not any((tmp_path / "t").rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("bzip2", "uses compression method 12, which this installer does not read"),
+        ("record", "RECORD"),
+        ("slip", "unsafe member path '../evil.py'"),
+    ],
+)
+def test_bad_archives_are_refused_before_anything_is_written(
+    tmp_path: Path, server: Server, built: Path, venv: Path, tamper: str, message: str
+) -> None:
+    good = build_wheel(built, "bad", "1.0")
+    bad = tmp_path / "bad" / good.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            method = zipfile.ZIP_DEFLATED
+            if tamper == "bzip2" and info.filename == "bad/__init__.py":
+                method = zipfile.ZIP_BZIP2
+            if tamper == "record" and info.filename == "bad/__init__.py":
+                data += b"# changed after RECORD was written\n"
+            out.writestr(info.filename, data, compress_type=method)
+        if tamper == "slip":
+            out.writestr("../evil.py", b"")
+    server.index("pypi").add(bad, build_wheel(built, "fine", "1.0"))
+    before = tree(site(venv))
+    proc = wn(
+        "install",
+        "fine",
+        "bad",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--no-cache",
+    )
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "bad-1.0-py3-none-any.whl" in proc.stderr
+    assert tree(site(venv)) == before
+
+
+def test_usage_errors() -> None:
+    assert wn("install").returncode == 2
+    proc = wn("install", "x", "--pin", "x=nowhere", "--index-url", "http://127.0.0.1:9/simple")
+    assert proc.returncode == 1
+    assert "no index named 'nowhere'" in proc.stderr
