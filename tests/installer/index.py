@@ -117,7 +117,9 @@ class Server:
     failing: dict[str, int] = field(default_factory=dict)  # prefix → HTTP status
     stalling: dict[str, float] = field(default_factory=dict)  # prefix → seconds
     html_only: set[str] = field(default_factory=set)
+    flaky: dict[str, int] = field(default_factory=dict)  # prefix → requests to fail with 503
     requests: list[str] = field(default_factory=list)
+    not_modified: int = 0
 
     def url(self, prefix: str) -> str:
         return f"http://127.0.0.1:{self.port}/{prefix}/simple"
@@ -142,6 +144,10 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             if prefix in server.failing:
                 self.send_error(server.failing[prefix])
                 return
+            if server.flaky.get(prefix, 0) > 0:
+                server.flaky[prefix] -= 1
+                self.send_error(503)
+                return
             local = server.root / path.lstrip("/")
             if path.endswith("/"):
                 wants_json = JSON_TYPE in self.headers.get("Accept", "")
@@ -155,7 +161,15 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404)
                 return
             data = local.read_bytes()
+            etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                server.not_modified += 1
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
             self.send_response(200)
+            self.send_header("ETag", etag)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -164,11 +178,18 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that time out hang up mid-answer: that is expected here, not an error."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @contextmanager
 def serve(root: Path) -> Iterator[Server]:
     """Serve ``root`` on 127.0.0.1 (a free port) until the block ends."""
     state = Server(root)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

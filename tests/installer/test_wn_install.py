@@ -76,7 +76,9 @@ def demo(server: Server, built: Path) -> StaticIndex:
             )
             for label, p in LEVELS.items()
         ),
-        build_wheel(built, "demo", "2.0", label="null", requires=["helper>=1"]),
+        build_wheel(
+            built, "demo", "2.0", label="null", namespaces=["x86_64"], requires=["helper>=1"]
+        ),
         build_wheel(built, "demo", "2.0", requires=["helper>=1"]),
         variants_json(built, "demo", "2.0", {**LEVELS, "null": {}}, ["x86_64"]),
         build_wheel(built, "helper", "1.5"),
@@ -104,7 +106,7 @@ def profile(tmp_path: Path, levels: list[str] | None) -> Path:
         (None, "null", False),  # no x86_64 provider: the null variant
     ],
 )
-def test_installs_the_selected_variant_and_its_dependencies(
+def test_installs_the_selected_variant_and_its_dependencies(  # noqa: PLR0917
     tmp_path: Path,
     server: Server,
     demo: StaticIndex,
@@ -114,9 +116,17 @@ def test_installs_the_selected_variant_and_its_dependencies(
     fastpath: bool,
 ) -> None:
     proc = wn(
-        "install", "demo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
-        "--properties", str(profile(tmp_path, levels)), "--cache-dir", str(tmp_path / "cache"),
-    )  # fmt: skip
+        "install",
+        "demo",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--properties",
+        str(profile(tmp_path, levels)),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"Installed demo 2.0 [variant {variant}] from index-url" in proc.stdout
     assert (
@@ -129,7 +139,9 @@ def test_installs_the_selected_variant_and_its_dependencies(
     assert (info / "INSTALLER").read_text() == "wheelnext\n"
     assert "demo/__init__.py," in (info / "RECORD").read_text()
     if variant != "null":
-        out = subprocess.run([str(venv / "bin" / "demo-cli")], capture_output=True, text=True)
+        out = subprocess.run(
+            [str(venv / "bin" / "demo-cli")], capture_output=True, text=True, check=False
+        )
         assert (out.returncode, out.stdout) == (0, "demo ok\n")
 
 
@@ -141,8 +153,17 @@ def test_without_null_the_non_variant_wheel_is_used(
         build_wheel(built, "solo", "1.0"),
         variants_json(built, "solo", "1.0", {"v4": LEVELS["v4"]}, ["x86_64"]),
     )
-    proc = wn("install", "solo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
-              "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])), "--no-cache")  # fmt: skip
+    proc = wn(
+        "install",
+        "solo",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--properties",
+        str(profile(tmp_path, ["v3", "v2", "v1"])),
+        "--no-cache",
+    )
     assert proc.returncode == 0, proc.stderr
     assert run_in(venv, "import solo; print(solo.VARIANT)") == "None"
 
@@ -170,9 +191,19 @@ def test_report_is_pips_format_plus_the_variant(
 ) -> None:
     report = tmp_path / "report.json"
     proc = wn(
-        "install", "demo", "--index-url", server.url("pypi"), "--python", str(venv / "bin" / "python"),
-        "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])), "--report", str(report), "--dry-run", "--no-cache",
-    )  # fmt: skip
+        "install",
+        "demo",
+        "--index-url",
+        server.url("pypi"),
+        "--python",
+        str(venv / "bin" / "python"),
+        "--properties",
+        str(profile(tmp_path, ["v3", "v2", "v1"])),
+        "--report",
+        str(report),
+        "--dry-run",
+        "--no-cache",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "Would install demo 2.0 [variant v3] from index-url",
@@ -240,9 +271,8 @@ def test_target_dir_and_requirements_file(
         "--no-cache",
     )
     assert proc.returncode == 0, proc.stderr
-    assert {"demo", "helper", "demo-1.0.dist-info", "helper-1.5.dist-info"} <= set(
-        os.listdir(tmp_path / "t")
-    )
+    installed = {p.name for p in (tmp_path / "t").iterdir()}
+    assert {"demo", "helper", "demo-1.0.dist-info", "helper-1.5.dist-info"} <= installed
 
 
 def test_hash_mismatch_leaves_the_environment_untouched(
@@ -294,14 +324,13 @@ def test_a_failure_midway_rolls_everything_back(
 
 
 def test_an_interrupt_rolls_back(tmp_path: Path, server: Server, built: Path) -> None:
-    from wheelnext.installer.finder import Chosen
-    from wheelnext.installer.transaction import install_all
-
     from tests.installer.run import groups, installer
+    from wheelnext.installer.finder import Chosen
     from wheelnext.installer.indexes import IndexConfig
     from wheelnext.installer.requirements import Wanted
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
+    from wheelnext.installer.transaction import install_all
 
     server.index("pypi").add(build_wheel(built, "one", "1.0"), build_wheel(built, "two", "1.0"))
     target = probe(target_dir=tmp_path / "t")
@@ -328,7 +357,7 @@ def test_an_interrupt_rolls_back(tmp_path: Path, server: Server, built: Path) ->
         ("slip", "unsafe member path '../evil.py'"),
     ],
 )
-def test_bad_archives_are_refused_before_anything_is_written(
+def test_bad_archives_are_refused_before_anything_is_written(  # noqa: PLR0917
     tmp_path: Path, server: Server, built: Path, venv: Path, tamper: str, message: str
 ) -> None:
     good = build_wheel(built, "bad", "1.0")
