@@ -164,6 +164,13 @@ class Finder:
                 best.why,
                 self.selector.variant_environment(best.wheel, meta),
             )
+            requires = self.metadata(chosen).requires_python
+            if requires is not None and not requires.contains(
+                self.target.python_version, prereleases=True
+            ):
+                # the index did not say; METADATA does: skip the version, let resolution go on
+                LOG.info("%s %s requires Python %s; skipped", project, version, requires)
+                chosen = None
         self._chosen[key] = chosen
         return chosen
 

@@ -248,6 +248,10 @@ class IndexSet:
                     f"{project} is quarantined on index {index.name}{reason}; "
                     "not looking for it elsewhere"
                 )
+        for index, page in pages:
+            if page.status in ("archived", "deprecated"):
+                reason = f": {page.status_reason}" if page.status_reason else ""
+                LOG.warning("%s is %s on index %s%s", project, page.status, index.name, reason)
         pool: dict[str, Located] = {}
         for index, page in pages:
             for entry in page.files:

@@ -25,8 +25,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelnext.core.markers import VariantEnvironment
-from wheelnext.installer.distmeta import DistMetadata
-from wheelnext.installer.errors import InstallerError, ResolutionImpossible
+from wheelnext.installer.errors import ResolutionImpossible
 from wheelnext.installer.finder import Chosen, Finder, iter_versions
 from wheelnext.installer.requirements import Wanted
 
@@ -138,7 +137,6 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Need]:
         meta = self.finder.metadata(candidate.chosen)
-        self._check_python(meta)
         parent = f"{meta.display_name} {meta.version}"
         variant = candidate.chosen.variant_env
         if not candidate.extras:
@@ -162,16 +160,6 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
                 if self._applies(wanted, variant, extra) and not self._applies(wanted, variant, ""):
                     needs.append(need_for(wanted, f"{parent} [{extra}]", self.default_extras))
         return needs
-
-    def _check_python(self, meta: DistMetadata) -> None:
-        python = self.finder.target.python_version
-        if meta.requires_python is not None and not meta.requires_python.contains(
-            python, prereleases=True
-        ):
-            raise InstallerError(
-                f"{meta.display_name} {meta.version} requires Python {meta.requires_python}, "
-                f"the target is {python}"
-            )
 
 
 @dataclass(frozen=True, slots=True)
