@@ -54,6 +54,24 @@ def test_markers_and_prereleases(server: Server, built: Path) -> None:
     assert str(resolve_with(one_index(server), ["pre>=2.0rc1"]).chosen["pre"].version) == "2.0rc1"
 
 
+def test_a_pin_may_name_a_whole_group(tmp_path: Path, server: Server, built: Path) -> None:
+    server.index("a").add(build_wheel(built / "a", "x", "1.0"))
+    server.index("b").add(build_wheel(built / "b", "x", "1.1"))
+    server.index("pypi").add(build_wheel(built / "p", "x", "9.0"))
+    proc = subprocess.run(
+        [
+            str(BIN / "wn"), "install", "x", "--dry-run", "--no-cache",
+            "--index-url", server.url("pypi"),
+            "--index-group", f"corp={server.url('a')},{server.url('b')}",
+            "--explicit-index", "corp",
+            "--pin", "x=corp", "--target", str(tmp_path / "t"),
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["Would install x 1.1 from corp[1]"]
+
+
 def test_cli_groups_pins_and_explicit_indexes(tmp_path: Path, server: Server, built: Path) -> None:
     server.index("corp").add(build_wheel(built / "c", "internal", "1.0"))
     server.index("torch").add(build_wheel(built / "t", "torch", "2.13.0"))

@@ -396,4 +396,6 @@ def test_usage_errors() -> None:
     assert wn("install").returncode == 2
     proc = wn("install", "x", "--pin", "x=nowhere", "--index-url", "http://127.0.0.1:9/simple")
     assert proc.returncode == 1
-    assert "no index named 'nowhere'" in proc.stderr
+    assert (
+        "no index or index group named 'nowhere' (known: ['default', 'index-url'])" in proc.stderr
+    )

@@ -141,7 +141,7 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> object
         tuple(groups), args.index_strategy, pins, args.fallthrough_on_error, args.mirror_mismatch
     )
     for index in set(pins.values()) | explicit:
-        config.index(index)  # unknown names fail early, naming the known ones
+        config.pinned_group(index)  # unknown names fail early, naming the known ones
     return config
 
 

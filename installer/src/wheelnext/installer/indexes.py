@@ -70,15 +70,20 @@ class IndexConfig:
     fallthrough_on_error: bool = False
     mirror_mismatch: Literal["warn", "error"] = "warn"
 
-    def index(self, name: str) -> Index:
+    def pinned_group(self, name: str) -> IndexGroup:
+        """What ``--pin PKG=NAME`` names: a whole group, or one index as a group of one."""
         for group in self.groups:
+            if group.name == name:
+                return IndexGroup(f"pin:{name}", group.members)
             for member in group.members:
                 if member.name == name:
-                    return member
-        raise InstallerError(f"no index named {name!r} (known: {self.index_names()})")
+                    return IndexGroup(f"pin:{name}", (member,))
+        raise InstallerError(f"no index or index group named {name!r} (known: {self.names()})")
 
-    def index_names(self) -> list[str]:
-        return [m.name for g in self.groups for m in g.members]
+    def names(self) -> list[str]:
+        return list(
+            dict.fromkeys(n for g in self.groups for n in (g.name, *(m.name for m in g.members)))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +186,7 @@ class IndexSet:
     def _indexes_for(self, project: str) -> list[Index]:
         pinned = self.config.pins.get(project)
         if pinned is not None:
-            return [self.config.index(pinned)]
+            return list(self.config.pinned_group(pinned).members)
         return [m for g in self.config.groups for m in g.members if not m.explicit]
 
     # -- priority -------------------------------------------------------------------
@@ -195,8 +200,7 @@ class IndexSet:
         project = canonicalize_name(project)
         pinned = self.config.pins.get(project)
         if pinned is not None:
-            index = self.config.index(pinned)
-            group = IndexGroup(f"pin:{index.name}", (index,))
+            group = self.config.pinned_group(pinned)
             return self._from_group(project, group, required=True) or ProjectFiles(
                 project, (), None
             )
