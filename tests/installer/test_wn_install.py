@@ -35,6 +35,12 @@ def wn(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def install(server: Server, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``wn install ARGS`` from the test index into ``venv``, without a cache."""
+    python = str(venv / "bin" / "python")
+    return wn("install", *args, "--index-url", server.url("pypi"), "--python", python, "--no-cache")
+
+
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
     """A fresh, empty virtual environment (no pip: everything in it comes from wn)."""
@@ -115,18 +121,7 @@ def test_installs_the_selected_variant_and_its_dependencies(  # noqa: PLR0917
     variant: str,
     fastpath: bool,
 ) -> None:
-    proc = wn(
-        "install",
-        "demo",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--properties",
-        str(profile(tmp_path, levels)),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-    )
+    proc = install(server, venv, "demo", "--properties", str(profile(tmp_path, levels)))
     assert proc.returncode == 0, proc.stderr
     assert f"Installed demo 2.0 [variant {variant}] from index-url" in proc.stdout
     assert (
@@ -153,17 +148,7 @@ def test_without_null_the_non_variant_wheel_is_used(
         build_wheel(built, "solo", "1.0"),
         variants_json(built, "solo", "1.0", {"v4": LEVELS["v4"]}, ["x86_64"]),
     )
-    proc = wn(
-        "install",
-        "solo",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--properties",
-        str(profile(tmp_path, ["v3", "v2", "v1"])),
-        "--no-cache",
-    )
+    proc = install(server, venv, "solo", "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])))
     assert proc.returncode == 0, proc.stderr
     assert run_in(venv, "import solo; print(solo.VARIANT)") == "None"
 
@@ -173,15 +158,7 @@ def test_live_detection_picks_what_wn_select_picks(
 ) -> None:
     select = wn("select", "--variants-json", str(demo.files_dir / "demo-2.0-variants.json"))
     expected = select.stdout.splitlines()[0].removesuffix(".whl").rsplit("-", 1)[-1]
-    proc = wn(
-        "install",
-        "demo",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+    proc = install(server, venv, "demo")
     assert proc.returncode == 0, proc.stderr
     assert run_in(venv, "import demo; print(demo.VARIANT)") == expected
 
@@ -190,19 +167,15 @@ def test_report_is_pips_format_plus_the_variant(
     tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
 ) -> None:
     report = tmp_path / "report.json"
-    proc = wn(
-        "install",
+    proc = install(
+        server,
+        venv,
         "demo",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
         "--properties",
         str(profile(tmp_path, ["v3", "v2", "v1"])),
         "--report",
         str(report),
         "--dry-run",
-        "--no-cache",
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
@@ -261,15 +234,9 @@ def test_target_dir_and_requirements_file(
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("# pinned\ndemo==1.0  # the old one\n\n")
     proc = wn(
-        "install",
-        "-r",
-        str(requirements),
-        "--index-url",
-        server.url("pypi"),
-        "--target",
-        str(tmp_path / "t"),
-        "--no-cache",
-    )
+        "install", "-r", str(requirements), "--index-url", server.url("pypi"),
+        "--target", str(tmp_path / "t"), "--no-cache",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     installed = {p.name for p in (tmp_path / "t").iterdir()}
     assert {"demo", "helper", "demo-1.0.dist-info", "helper-1.5.dist-info"} <= installed
@@ -282,15 +249,7 @@ def test_hash_mismatch_leaves_the_environment_untouched(
     (demo.files_dir / "helper-1.5-py3-none-any.whl").write_bytes(
         build_wheel(tmp_path / "evil", "helper", "1.5", files={"helper/evil.py": b"1"}).read_bytes()
     )
-    proc = wn(
-        "install",
-        "demo==1.0",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+    proc = install(server, venv, "demo==1.0")
     assert proc.returncode == 1
     assert "helper-1.5-py3-none-any.whl: sha256 mismatch" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -376,16 +335,7 @@ def test_bad_archives_are_refused_before_anything_is_written(  # noqa: PLR0917
             out.writestr("../evil.py", b"")
     server.index("pypi").add(bad, build_wheel(built, "fine", "1.0"))
     before = tree(site(venv))
-    proc = wn(
-        "install",
-        "fine",
-        "bad",
-        "--index-url",
-        server.url("pypi"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+    proc = install(server, venv, "fine", "bad")
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "bad-1.0-py3-none-any.whl" in proc.stderr

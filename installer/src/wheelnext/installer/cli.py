@@ -9,8 +9,13 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wheelnext.core.cli._common import fail
+
+if TYPE_CHECKING:
+    from wheelnext.installer.finder import Chosen, Finder
+    from wheelnext.installer.indexes import IndexConfig
 
 PYPI = "https://pypi.org/simple"
 
@@ -105,7 +110,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> object:
+def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> IndexConfig:
     from packaging.utils import canonicalize_name
 
     from wheelnext.installer.indexes import Index, IndexConfig, IndexGroup
@@ -175,10 +180,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     from wheelnext.core.selector import Selector
     from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.distmeta import DistMetadata
-    from wheelnext.installer.errors import InstallerError
     from wheelnext.installer.finder import Finder
     from wheelnext.installer.http import HttpClient
-    from wheelnext.installer.indexes import IndexConfig, IndexSet
+    from wheelnext.installer.indexes import IndexSet
     from wheelnext.installer.report import build_report, write_report
     from wheelnext.installer.requirements import Wanted, read_requirements_file
     from wheelnext.installer.resolver import Provider, resolve
@@ -191,7 +195,6 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     if not roots:
         parser.error("give at least one requirement (REQ or -r FILE)")
     config = _config(args, parser)
-    assert isinstance(config, IndexConfig)
     target = probe(args.python, args.target)
     if args.properties is not None:
         supported = SupportedProperties.load(args.properties)
@@ -231,29 +234,21 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                     print(f"Installed {_describe(chosen)}")
                 for chosen in outcome.unchanged:
                     print(f"Already installed {chosen.name} {chosen.version}")
-    except InstallerError:
-        raise
     finally:
         indexes.close()
         http.close()
     return 0
 
 
-def _describe(chosen: object) -> str:
-    from wheelnext.installer.finder import Chosen
-
-    assert isinstance(chosen, Chosen)
+def _describe(chosen: Chosen) -> str:
     label = f" [variant {chosen.wheel.label}]" if chosen.wheel.label else ""
     return f"{chosen.name} {chosen.version}{label} from {chosen.located.index.name}"
 
 
-def _download(finder: object, plan: Sequence[object], quiet: bool) -> dict[str, Path]:
+def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:
     """Every wheel of the plan, verified, with a progress bar (rich) unless quiet."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from wheelnext.installer.finder import Chosen, Finder
-
-    assert isinstance(finder, Finder)
     wheels: dict[str, Path] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -263,7 +258,6 @@ def _download(finder: object, plan: Sequence[object], quiet: bool) -> dict[str, 
         transient=True,
     ) as progress:
         for chosen in plan:
-            assert isinstance(chosen, Chosen)
             task = progress.add_task(chosen.filename, total=chosen.located.file.size)
 
             def advance(done: int, total: int | None, task: object = task) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from installer import install as install_wheel
 from installer.destinations import SchemeDictionaryDestination
@@ -181,9 +182,7 @@ def install_all(
     for chosen in plan:
         check_archive(wheels[chosen.filename])
     present = installed(target)
-    todo = [
-        c for c in plan if _version_of(present.get(canonicalize_name(c.name))) != str(c.version)
-    ]
+    todo = [c for c in plan if _version_of(present.get(canonicalize_name(c.name))) != c.version]
     with transaction(target) as tx:
         for chosen in todo:
             old = present.get(canonicalize_name(chosen.name))
@@ -196,5 +195,8 @@ def install_all(
     return Outcome(tuple(todo), tuple(c for c in plan if id(c) not in done))
 
 
-def _version_of(dist: Distribution | None) -> str | None:
-    return None if dist is None else dist.version
+def _version_of(dist: Distribution | None) -> Version | None:
+    try:
+        return None if dist is None else Version(dist.version)
+    except InvalidVersion:
+        return None
