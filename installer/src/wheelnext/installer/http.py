@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,4 +185,12 @@ def _sha256(path: Path) -> str:
 
 
 def _copy(source: Path, target: Path) -> None:
-    atomic_write(target, source.read_bytes())
+    """Copy a (possibly large) file in chunks, renaming it into place only when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
