@@ -263,15 +263,7 @@ def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, 
             def advance(done: int, total: int | None, task: object = task) -> None:
                 progress.update(task, advance=done, total=total)  # type: ignore[arg-type]
 
-            entry = chosen.located.file
-            destination = finder.work / "downloads" / entry.filename
-            wheels[entry.filename] = (
-                destination
-                if destination.is_file()
-                else finder.http.download(
-                    entry.url, entry.hashes.get("sha256"), destination, advance
-                )
-            )
+            wheels[chosen.filename] = finder.fetch(chosen.located, advance)
     return wheels
 
 

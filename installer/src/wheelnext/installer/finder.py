@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelnext.core.errors import MetadataError, WheelnextError
-from wheelnext.core.filenames import WheelFilename, is_variants_json_filename
+from wheelnext.core.filenames import (
+    WheelFilename,
+    is_variants_json_filename,
+    parse_variants_json_filename,
+)
 from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
 from wheelnext.core.selector import Selector
@@ -81,7 +84,6 @@ class Finder:
         self._files: dict[str, ProjectFiles] = {}
         self._chosen: dict[tuple[str, Version], Chosen | None] = {}
         self._meta: dict[str, DistMetadata] = {}
-        self._lock = threading.Lock()
 
     # -- which files ----------------------------------------------------------------
 
@@ -209,13 +211,15 @@ class Finder:
 
     # -- files and metadata -----------------------------------------------------------
 
-    def fetch(self, located: Located) -> Path:
+    def fetch(
+        self, located: Located, progress: Callable[[int, int | None], None] | None = None
+    ) -> Path:
         """Download (or reuse) a file, verified against the index's hash."""
         entry = located.file
         destination = self.work / "downloads" / entry.filename
         if destination.is_file():
             return destination
-        return self.http.download(entry.url, entry.hashes.get("sha256"), destination)
+        return self.http.download(entry.url, entry.hashes.get("sha256"), destination, progress)
 
     def metadata(self, chosen: Chosen) -> DistMetadata:
         """The chosen wheel's METADATA: the PEP 658 file when offered, else from the wheel."""
@@ -241,8 +245,6 @@ class Finder:
 
 
 def _version_of_variants(filename: str) -> Version | None:
-    from wheelnext.core.filenames import parse_variants_json_filename
-
     try:
         return parse_variants_json_filename(filename)[1]
     except WheelnextError:

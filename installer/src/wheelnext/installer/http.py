@@ -107,7 +107,7 @@ class HttpClient:
         """GET a small file (metadata, variants.json); non-200 is an error naming the URL."""
         if url.startswith("file:"):
             try:
-                return _local(url).read_bytes()
+                return local_path(url).read_bytes()
             except OSError as exc:
                 raise InstallerError(f"{url}: {exc.strerror}") from None
         response = self._send(url, {})
@@ -172,7 +172,8 @@ class HttpClient:
         return destination
 
 
-def _local(url: str) -> Path:
+def local_path(url: str) -> Path:
+    """The filesystem path of a ``file:`` URL."""
     return Path(url2pathname(urlsplit(url).path))
 
 

@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
@@ -33,7 +32,7 @@ from wheelnext.core.filenames import (
     parse_variants_json_filename,
 )
 from wheelnext.installer.errors import IndexUnavailable, InstallerError
-from wheelnext.installer.http import HttpClient
+from wheelnext.installer.http import HttpClient, local_path
 from wheelnext.installer.simple_api import ACCEPT, FileEntry, ProjectPage, parse_page
 
 LOG = logging.getLogger("wheelnext.installer")
@@ -154,11 +153,7 @@ class IndexSet:
         return parse_page(response.body, response.content_type, response.url, project)
 
     def _flat(self, index: Index, project: str) -> ProjectPage | _Absent:
-        root = (
-            Path(unquote(urlsplit(index.url).path))
-            if index.url.startswith("file:")
-            else Path(index.url)
-        )
+        root = local_path(index.url) if index.url.startswith("file:") else Path(index.url)
         if not root.is_dir():
             raise IndexUnavailable(f"find-links {index.url}: not a directory")
         files = tuple(

@@ -33,6 +33,11 @@ LOG = logging.getLogger("wheelnext.installer")
 DEFAULT = "@default"
 
 
+def node(name: str, extras: tuple[str, ...]) -> str:
+    """A resolver node's identifier: ``name``, ``name[x,y]`` or ``name[@default]``."""
+    return f"{name}[{','.join(extras)}]" if extras else name
+
+
 @dataclass(frozen=True, slots=True)
 class Need:
     """A requirement on one node: which node, the version range, and where it came from."""
@@ -45,7 +50,7 @@ class Need:
 
     @property
     def identifier(self) -> str:
-        return f"{self.name}[{','.join(self.extras)}]" if self.extras else self.name
+        return node(self.name, self.extras)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ class Candidate:
 
     @property
     def identifier(self) -> str:
-        return f"{self.name}[{','.join(self.extras)}]" if self.extras else self.name
+        return node(self.name, self.extras)
 
 
 def need_for(wanted: Wanted, parent: str | None, default_extras: bool) -> Need:

@@ -72,7 +72,7 @@ class IsaTable:
         """
         kernel = self.from_names(kernel_names)
         shown = {f.name for f in self.flags if f.kernel}
-        return frozenset((flags - (shown - kernel)) | {f for f in kernel if f in shown})
+        return frozenset((flags - (shown - kernel)) | (kernel & shown))
 
     def level(self, flags: frozenset[str]) -> int:
         """The highest psABI level whose flags, and every lower level's, are all in ``flags``."""
