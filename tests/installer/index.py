@@ -54,9 +54,9 @@ class StaticIndex:
             data = path.read_bytes()
             (self.files_dir / path.name).write_bytes(data)
             if self.core_metadata and path.suffix == ".whl":
-                import zipfile
+                from wheelnext.installer.archive import open_zip
 
-                with zipfile.ZipFile(path) as archive:
+                with open_zip(path) as archive:
                     name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
                     (self.files_dir / (path.name + ".metadata")).write_bytes(archive.read(name))
         self.publish()

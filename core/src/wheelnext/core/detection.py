@@ -116,6 +116,11 @@ def provider_object(source: ProviderSource) -> object:
     return load_object(source.ref)
 
 
+def describe_source(source: ProviderSource) -> ProviderDescription:
+    """The declarations of one installed provider (no detection is run)."""
+    return _describe(provider_object(source), source.name)[1]
+
+
 def run_source(source: ProviderSource, context: DetectContext) -> ProviderResult:
     """Load and call one provider in this process; never raises."""
     namespace = source.name

@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelnext.core.cli._common import fail
+from wheelnext.installer.cli_common import add_index_options, index_config, run_command
 
 if TYPE_CHECKING:
     from wheelnext.installer.finder import Chosen, Finder
-    from wheelnext.installer.indexes import IndexConfig
 
 PYPI = "https://pypi.org/simple"
-
-
-class _Sources(argparse.Action):
-    """Keep ``--index`` and ``--index-group`` in the order given: that order is priority."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option: str | None = None,
-    ) -> None:
-        name, sep, urls = str(values).partition("=")
-        if not sep or not name or not urls:
-            parser.error(
-                f"{option}: expected NAME=URL{'[,URL...]' if option == '--index-group' else ''}"
-            )
-        members = [u for u in urls.split(",") if u]
-        if option == "--index" and len(members) != 1:
-            parser.error(f"{option}: expected one URL for index {name!r}")
-        namespace.sources = [*(namespace.sources or []), (option, name, members)]
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -52,38 +29,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
     p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
-    p.add_argument("--find-links", action="append", default=[], metavar="DIR")
-    p.add_argument(
-        "--index",
-        action=_Sources,
-        dest="sources",
-        metavar="NAME=URL",
-        help="a named index, as a group of its own (priority: order given)",
-    )
-    p.add_argument(
-        "--index-group",
-        action=_Sources,
-        dest="sources",
-        metavar="NAME=URL[,URL...]",
-        help="a group of equivalent indexes (mirrors), merged inside",
-    )
-    p.add_argument(
-        "--explicit-index",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="use this named index only for packages pinned to it",
-    )
-    p.add_argument(
-        "--index-strategy", choices=("project", "candidates", "merge-all"), default="project"
-    )
-    p.add_argument("--pin", action="append", default=[], metavar="PKG=INDEXNAME")
-    p.add_argument(
-        "--fallthrough-on-error",
-        action="store_true",
-        help="treat an unreachable group as not listing the project",
-    )
-    p.add_argument("--mirror-mismatch", choices=("warn", "error"), default="warn")
+    add_index_options(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--python", metavar="PATH", help="install into this interpreter's environment"
@@ -102,6 +48,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         metavar="FILE",
         help="select variants for another machine (wn-detect --json output)",
     )
+    p.add_argument(
+        "--link-fallback",
+        choices=("error", "copy"),
+        default="error",
+        help="when the filesystem cannot make a wheel's symlinks (PEP 778): fail, or copy",
+    )
     p.add_argument("--cache-dir", type=Path, metavar="DIR")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS")
@@ -110,67 +62,11 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> IndexConfig:
-    from packaging.utils import canonicalize_name
-
-    from wheelnext.installer.indexes import Index, IndexConfig, IndexGroup
-
-    explicit = set(args.explicit_index)
-    groups = []
-    for option, name, urls in args.sources or []:
-        members = tuple(
-            Index(
-                name if option == "--index" else f"{name}[{i}]" if len(urls) > 1 else name,
-                url,
-                name in explicit,
-            )
-            for i, url in enumerate(urls)
-        )
-        groups.append(IndexGroup(name, members))
-    default: list[Index] = []
-    if not args.no_index and (args.index_url or not args.sources):
-        default.append(Index("index-url", args.index_url or PYPI))
-    default += [Index(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
-    default += [
-        Index(f"find-links-{i + 1}", str(Path(d).resolve())) for i, d in enumerate(args.find_links)
-    ]
-    if default:
-        groups.append(IndexGroup("default", tuple(default)))
-    pins: dict[str, str] = {}
-    for pin in args.pin:
-        package, sep, index = pin.partition("=")
-        if not sep:
-            parser.error(f"--pin: expected PKG=INDEXNAME, got {pin!r}")
-        pins[canonicalize_name(package)] = index
-    config = IndexConfig(
-        tuple(groups), args.index_strategy, pins, args.fallthrough_on_error, args.mirror_mismatch
-    )
-    for index in set(pins.values()) | explicit:
-        config.pinned_group(index)  # unknown names fail early, naming the known ones
-    return config
-
-
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    prog = parser.prog
-    from wheelnext.core.errors import WheelnextError
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
-    log = logging.getLogger("wheelnext.installer")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO if args.verbose else logging.WARNING)
-    log.propagate = False
-    try:
-        return _run(args, parser, prog)
-    except WheelnextError as exc:
-        return fail(prog, str(exc))
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; the environment is unchanged", file=sys.stderr)
-        return 130
-    finally:
-        log.removeHandler(handler)
+    
+    return run_command(parser.prog, args.verbose, lambda: _run(args, parser, parser.prog))
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
@@ -194,7 +90,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         roots += read_requirements_file(path)
     if not roots:
         parser.error("give at least one requirement (REQ or -r FILE)")
-    config = _config(args, parser)
+    default: list[tuple[str, str]] = []
+    if not args.no_index and (args.index_url or not args.sources):
+        default.append(("index-url", args.index_url or PYPI))
+    default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
+    config = index_config(args, parser, default)
     target = probe(args.python, args.target)
     if args.properties is not None:
         supported = SupportedProperties.load(args.properties)
@@ -228,10 +128,16 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                     print(f"Would install {_describe(chosen)}")
                 return 0
             wheels = _download(finder, plan, quiet=args.quiet)
-            outcome = install_all(plan, wheels, target)
+            outcome = install_all(plan, wheels, target, link_fallback=args.link_fallback)
             if not args.quiet:
                 for chosen in outcome.installed:
                     print(f"Installed {_describe(chosen)}")
+                if outcome.links.links or outcome.links.copies:
+                    print(
+                        f"Created {outcome.links.links} links, saving "
+                        f"{outcome.links.bytes_saved} bytes"
+                        + (f"; copied {outcome.links.copies} instead" if outcome.links.copies else "")
+                    )
                 for chosen in outcome.unchanged:
                     print(f"Already installed {chosen.name} {chosen.version}")
     finally:

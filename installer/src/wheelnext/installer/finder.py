@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -29,12 +29,14 @@ from wheelnext.core.filenames import (
 from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
 from wheelnext.core.selector import Selector
+from wheelnext.installer.archive import open_zip
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
 from wheelnext.installer.simple_api import FileEntry
 from wheelnext.installer.target import Target
+from wheelnext.installer.variant_wheels import read_variant
 
 LOG = logging.getLogger("wheelnext.installer")
 
@@ -150,7 +152,7 @@ class Finder:
         ]
         metadata: VariantMetadata | MetadataError | None = None
         if any(WheelFilename.parse(name).label is not None for name in located):
-            metadata = self._variant_metadata(variants_json, list(located.values()))
+            metadata = release_metadata(self.http, self.fetch, variants_json, list(located.values()))
         selection = self.selector.rank(list(located), metadata)
         for rejection in selection.rejected:
             LOG.info("%s: %s", rejection.wheel, rejection.reason)
@@ -176,39 +178,6 @@ class Finder:
         self._chosen[key] = chosen
         return chosen
 
-    def _variant_metadata(
-        self, variants_json: list[Located], wheels: list[Located]
-    ) -> VariantMetadata | MetadataError:
-        """The release's combined variant metadata, or the error that makes it unusable."""
-        try:
-            if variants_json:
-                entry = variants_json[0].file
-                return parse_metadata(self.http.get_bytes(entry.url), source=entry.url)
-            # no variants.json: read and merge each label's own variant.json (PEP 825)
-            merged: VariantMetadata | None = None
-            seen: set[str] = set()
-            for located in wheels:
-                label = WheelFilename.parse(located.file.filename).label
-                if label is None or label in seen:
-                    continue
-                seen.add(label)
-                path = self.fetch(located)
-                with zipfile.ZipFile(path) as archive:
-                    name = next(
-                        (n for n in archive.namelist() if n.endswith(".dist-info/variant.json")),
-                        None,
-                    )
-                    if name is None:
-                        return MetadataError(f"{located.file.filename}: no variant.json")
-                    single = parse_metadata(archive.read(name), source=located.file.filename)
-                single.check_wheel(label)
-                merged = single if merged is None else merge_metadata(merged, single)
-            return merged or MetadataError("no variant metadata")
-        except MetadataError as exc:
-            return exc
-        except (InstallerError, zipfile.BadZipFile, OSError) as exc:
-            return MetadataError(f"variant metadata unavailable: {exc}")
-
     # -- files and metadata -----------------------------------------------------------
 
     def fetch(
@@ -232,7 +201,7 @@ class Finder:
             if "sha256" in expected and hashlib.sha256(data).hexdigest() != expected["sha256"]:
                 raise InstallerError(f"{entry.url}.metadata: sha256 mismatch")
         else:
-            with zipfile.ZipFile(self.fetch(chosen.located)) as archive:
+            with open_zip(self.fetch(chosen.located)) as archive:
                 name = f"{_dist_info(archive, entry.filename)}/METADATA"
                 data = archive.read(name)
         meta = DistMetadata.parse(data, entry.filename)
@@ -244,6 +213,36 @@ class Finder:
         return meta
 
 
+def release_metadata(
+    http: HttpClient,
+    fetch: Callable[[Located], Path],
+    variants_json: list[Located],
+    wheels: list[Located],
+) -> VariantMetadata | MetadataError:
+    """A release's combined variant metadata, or the error that makes it unusable: its
+    ``variants.json`` when listed, else each label's own ``variant.json`` merged (PEP 825)."""
+    try:
+        if variants_json:
+            entry = variants_json[0].file
+            return parse_metadata(http.get_bytes(entry.url), source=entry.url)
+        merged: VariantMetadata | None = None
+        seen: set[str] = set()
+        for located in wheels:
+            label = WheelFilename.parse(located.file.filename).label
+            if label is None or label in seen:
+                continue
+            seen.add(label)
+            single = read_variant(fetch(located)).metadata
+            if single is None:
+                return MetadataError(f"{located.file.filename}: no variant.json")
+            merged = single if merged is None else merge_metadata(merged, single)
+        return merged or MetadataError("no variant metadata")
+    except MetadataError as exc:
+        return exc
+    except (InstallerError, OSError) as exc:
+        return MetadataError(f"variant metadata unavailable: {exc}")
+
+
 def _version_of_variants(filename: str) -> Version | None:
     try:
         return parse_variants_json_filename(filename)[1]
@@ -251,7 +250,7 @@ def _version_of_variants(filename: str) -> Version | None:
         return None
 
 
-def _dist_info(archive: zipfile.ZipFile, filename: str) -> str:
+def _dist_info(archive: Any, filename: str) -> str:
     tops = {name.split("/", 1)[0] for name in archive.namelist()}
     found = [t for t in tops if t.endswith(".dist-info")]
     if len(found) != 1:

@@ -171,6 +171,13 @@ class IndexSet:
                 self._pages[key] = self._pool.submit(self._fetch, index, project)
             return self._pages[key]
 
+    def forget(self, project: str) -> None:
+        """Drop the pages read for ``project`` so the next lookup asks the indexes again."""
+        canonical = canonicalize_name(project)
+        with self._lock:
+            for key in [k for k in self._pages if k[1] == canonical]:
+                del self._pages[key]
+
     def prefetch(self, projects: Sequence[str]) -> None:
         """Start fetching pages that will likely be needed (dependencies of a candidate)."""
         for project in projects:

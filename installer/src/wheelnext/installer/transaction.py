@@ -10,9 +10,11 @@ ones: the environment is as it was.
 from __future__ import annotations
 
 import contextlib
+import csv
+import os
 import shutil
 import tempfile
-import zipfile
+from email.parser import HeaderParser
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
@@ -28,37 +30,28 @@ from installer.exceptions import InstallerError as InstallerLibraryError
 from installer.records import RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
+from wheelnext.installer.archive import ArchiveInfo, check_archive, open_zip
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen
+from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.target import Target
 
-ALLOWED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 INSTALLER_NAME = b"wheelnext\n"
 
 
-def check_archive(path: Path) -> None:
-    """Refuse a wheel before any write: unknown compression, unsafe names, bad RECORD."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set()
-            for info in archive.infolist():
-                if info.compress_type not in ALLOWED_COMPRESSION:
-                    raise InstallerError(
-                        f"{path.name}: member {info.filename!r} uses compression method "
-                        f"{info.compress_type}, which this installer does not read"
-                    )
-                name = info.filename
-                if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
-                    raise InstallerError(f"{path.name}: unsafe member path {name!r}")
-                if name in names:
-                    raise InstallerError(f"{path.name}: member {name!r} appears twice")
-                names.add(name)
-        with WheelFile.open(path) as source:
-            source.validate_record()
-    except zipfile.BadZipFile as exc:
-        raise InstallerError(f"{path.name}: not a valid wheel archive ({exc})") from None
-    except InstallerLibraryError as exc:
-        raise InstallerError(f"{path.name}: {exc}") from None
+class _CheckedWheel(WheelFile):
+    """A wheel ``check_archive`` accepted. ``installer`` reads only Wheel-Version 1.x; a 2.0
+    wheel (links, the one 2.0 feature) is presented to it as 1.0, after our own checks.
+    Installed files, WHEEL included, keep their original bytes."""
+
+    def read_dist_info(self, filename: str) -> str:
+        text = super().read_dist_info(filename)
+        if filename == "WHEEL":
+            text = "\n".join(
+                "Wheel-Version: 1.0" if line.startswith("Wheel-Version: 2.") else line
+                for line in text.splitlines()
+            )
+        return text
 
 
 class _RecordingDestination(SchemeDictionaryDestination):
@@ -71,7 +64,11 @@ class _RecordingDestination(SchemeDictionaryDestination):
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        target = Path(self.scheme_dict[scheme]) / path
+        root = Path(self.scheme_dict[scheme])
+        target = root / path
+        for parent in reversed(Path(path).parents):
+            if parent != Path(".") and (root / parent).is_symlink():
+                raise InstallerError(f"{root / parent}: is a link; nothing is written through it")
         missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
         self.created.extend(reversed(missing))
         if target.exists():
@@ -100,13 +97,18 @@ class Transaction:
         """Move an installed distribution's files aside (restored if the transaction fails)."""
         root = Path(str(dist.locate_file("")))
         for entry in dist.files or []:
-            path = (root / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
+            # never resolve: a recorded link is moved itself, its target is left alone
+            path = Path(os.path.normpath(root / entry))
             if path.is_file() or path.is_symlink():
                 aside = self._backup_dir() / str(len(self.moved))
                 path.rename(aside)
                 self.moved.append((path, aside))
 
-    def install(self, wheel: Path) -> None:
+    def install(
+        self, wheel: Path, info: ArchiveInfo | None = None, link_fallback: Fallback = "error"
+    ) -> LinkOutcome | None:
+        """Write one checked wheel; its LINKS (if any) are made after every regular file."""
+        info = info or check_archive(wheel)
         destination = _RecordingDestination(
             dict(self.target.scheme),
             interpreter=self.target.executable,
@@ -114,8 +116,22 @@ class Transaction:
             bytecode_optimization_levels=(),
             created=self.created,
         )
-        with WheelFile.open(wheel) as source:
+        with open_zip(wheel) as archive:
+            source = _CheckedWheel(archive)
             install_wheel(source, destination, additional_metadata={"INSTALLER": INSTALLER_NAME})
+            wheel_file = HeaderParser().parsestr(source.read_dist_info("WHEEL"))
+        root_is_purelib = (wheel_file["Root-Is-Purelib"] or "").strip().lower() == "true"
+        if not info.links:
+            return None
+        root = Path(self.target.scheme["purelib" if root_is_purelib else "platlib"])
+        outcome = create_links(
+            info.links, root, set(info.members), self.created, link_fallback, wheel.name
+        )
+        with (root / info.dist_info / "RECORD").open("a", newline="") as record:
+            csv.writer(record, lineterminator="\n").writerows(
+                [link, "", ""] for link, _ in info.links
+            )
+        return outcome
 
     def rollback(self) -> None:
         for path in reversed(self.created):
@@ -170,6 +186,7 @@ def transaction(target: Target) -> Iterator[Transaction]:
 class Outcome:
     installed: tuple[Chosen, ...]
     unchanged: tuple[Chosen, ...]
+    links: LinkOutcome = LinkOutcome(0, 0, 0)
 
 
 def install_all(
@@ -177,10 +194,11 @@ def install_all(
     wheels: dict[str, Path],
     target: Target,
     on_install: Callable[[Chosen], None] | None = None,
+    link_fallback: Fallback = "error",
 ) -> Outcome:
     """Install ``plan`` (wheels already downloaded and verified) as one transaction."""
-    for chosen in plan:
-        check_archive(wheels[chosen.filename])
+    infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
+    links = LinkOutcome(0, 0, 0)
     present = installed(target)
     todo = [c for c in plan if _version_of(present.get(canonicalize_name(c.name))) != c.version]
     with transaction(target) as tx:
@@ -188,11 +206,17 @@ def install_all(
             old = present.get(canonicalize_name(chosen.name))
             if old is not None:
                 tx.remove(old)
-            tx.install(wheels[chosen.filename])
+            made = tx.install(wheels[chosen.filename], infos[chosen.filename], link_fallback)
+            if made is not None:
+                links = LinkOutcome(
+                    links.links + made.links,
+                    links.copies + made.copies,
+                    links.bytes_saved + made.bytes_saved,
+                )
             if on_install is not None:
                 on_install(chosen)
     done = {id(c) for c in todo}
-    return Outcome(tuple(todo), tuple(c for c in plan if id(c) not in done))
+    return Outcome(tuple(todo), tuple(c for c in plan if id(c) not in done), links)
 
 
 def _version_of(dist: Distribution | None) -> Version | None:

@@ -1,0 +1,151 @@
+"""``wn variant``: make a variant wheel, show one, index a directory of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wheelnext.installer.cli_common import run_command
+
+
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "wn variant", description="Variant wheels (PEP 825).")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    make = sub.add_parser("make", help="turn a built wheel into a variant wheel")
+    make.add_argument("wheel", type=Path, metavar="WHEEL")
+    kind = make.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--property", "-p", action="append", default=[], metavar="'NS :: F :: V'")
+    kind.add_argument("--null", action="store_true", help="the null variant (no properties)")
+    make.add_argument("--label", help="the label (default: variantlib's 8-digit hash label)")
+    make.add_argument(
+        "--default-priorities",
+        metavar="NS[,NS...]",
+        help="namespace order, best first (default: the order --property names them)",
+    )
+    make.add_argument(
+        "--format",
+        choices=("providers", "pep825"),
+        default="providers",
+        help="variant.json format: 0.2 with provider requirements (read by variantlib "
+        "0.2.2 and wn), or PEP 825's 0.1.1 (default: %(default)s)",
+    )
+    make.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        metavar="NS=REQUIREMENT",
+        help="the provider to require for NS (default: the one installed here)",
+    )
+    make.add_argument("--plugin-api", action="append", default=[], metavar="NS=MODULE:ATTR")
+    make.add_argument(
+        "--no-validate", action="store_true", help="allow values installed providers do not declare"
+    )
+    make.add_argument("-o", "--output-dir", type=Path, metavar="DIR")
+
+    show = sub.add_parser("show", help="print a wheel's label and properties")
+    show.add_argument("wheel", type=Path, metavar="WHEEL")
+    show.add_argument("--json", action="store_true", help="print its variant.json document")
+
+    index = sub.add_parser("index", help="write {name}-{version}-variants.json for DIR")
+    index.add_argument("directory", type=Path, metavar="DIR")
+    return p
+
+
+def _pairs(values: list[str], option: str, parser: argparse.ArgumentParser) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip() or not rest.strip():
+            parser.error(f"{option}: expected NS=VALUE, got {value!r}")
+        pairs[key.strip()] = rest.strip()
+    return pairs
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    actions = {"make": _make, "show": _show, "index": _index}
+    return run_command(parser.prog, args.verbose, lambda: actions[args.action](args, parser))
+
+
+def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from wheelnext.core.errors import WheelnextError
+    from wheelnext.core.labels import NULL_LABEL
+    from wheelnext.core.metadata import ProviderInfo
+    from wheelnext.core.properties import VariantProperty
+    from wheelnext.installer.errors import InstallerError
+    from wheelnext.installer.variant_wheels import build_metadata, check_declared, make_variant
+
+    if args.null and args.label not in (None, NULL_LABEL):
+        parser.error("--null makes the 'null' variant; --label cannot change that")
+    try:
+        properties = [VariantProperty.parse(text) for text in args.property]
+    except WheelnextError as exc:
+        raise InstallerError(f"--property: {exc}") from None
+    plugin_apis = _pairs(args.plugin_api, "--plugin-api", parser)
+    providers = {
+        ns: ProviderInfo(requires=(req,), plugin_api=plugin_apis.get(ns))
+        for ns, req in _pairs(args.provider, "--provider", parser).items()
+    }
+    if not args.no_validate:
+        check_declared(properties)
+    namespaces = [n.strip() for n in (args.default_priorities or "").split(",") if n.strip()]
+    metadata = build_metadata(
+        NULL_LABEL if args.null else args.label, properties, namespaces, args.format, providers
+    )
+    if not args.wheel.is_file():
+        raise InstallerError(f"{args.wheel}: no such file")
+    path = make_variant(args.wheel, metadata, args.output_dir)
+    print(path)
+    return 0
+
+
+def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from wheelnext.core.metadata import metadata_to_json
+    from wheelnext.installer.errors import InstallerError
+    from wheelnext.installer.variant_wheels import read_variant
+
+    if not args.wheel.is_file():
+        raise InstallerError(f"{args.wheel}: no such file")
+    wheel = read_variant(args.wheel)
+    if args.json:
+        doc = None if wheel.metadata is None else metadata_to_json(wheel.metadata)
+        json.dump({"wheel": args.wheel.name, "label": wheel.filename.label, "variant": doc},
+                  sys.stdout, indent=2)
+        print()
+        return 0
+    if wheel.metadata is None:
+        print(f"{args.wheel.name}: not a variant wheel")
+        return 0
+    md = wheel.metadata
+    (label,) = md.labels
+    print(f"{args.wheel.name}")
+    print(f"  label:      {label}{' (null variant)' if not md.variants[label] else ''}")
+    print(f"  format:     {md.schema} ({md.schema.url})")
+    print(f"  namespaces: {', '.join(md.namespace_priorities)}")
+    for prop in sorted(md.variants[label], key=str):
+        print(f"  property:   {prop}")
+    for ns, info in md.providers.items():
+        where = ", ".join(info.requires) or ("static" if info.static_properties else info.builtin or "")
+        api = f" ({info.plugin_api})" if info.plugin_api else ""
+        print(f"  provider:   {ns}: {where}{api}")
+    return 0
+
+
+def _index(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from wheelnext.installer.variant_wheels import index_directory
+
+    written = index_directory(args.directory)
+    for path in written:
+        print(path)
+    if not written:
+        print(f"{args.directory}: no variant wheels", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Variant wheels for package authors: make one from a built wheel, read one, and write
+the index-level ``{name}-{version}-variants.json`` for a directory of them (PEP 825)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelnext.core.errors import WheelnextError
+from wheelnext.core.filenames import WheelFilename, variants_json_filename
+from wheelnext.core.labels import NULL_LABEL, hash_label
+from wheelnext.core.metadata import (
+    ProviderInfo,
+    VariantMetadata,
+    dump_metadata,
+    merge_metadata,
+    parse_metadata,
+)
+from wheelnext.core.properties import VariantProperty, properties_to_tree
+from wheelnext.core.schema_versions import PEP825_V0_1_1, PROVIDERS_V0_2_0, SchemaVersion
+from wheelnext.installer.archive import corrupt_errors, open_zip
+from wheelnext.installer.errors import InstallerError
+
+LOG = logging.getLogger(__name__)
+VARIANT_JSON = "variant.json"
+# "providers": the 0.2 format variantlib 0.2.2 reads and writes (provider requirements
+# included); "pep825": PEP 825's 0.1.1 format (namespaces only, providers left to tools)
+FORMATS: Mapping[str, SchemaVersion] = {"providers": PROVIDERS_V0_2_0, "pep825": PEP825_V0_1_1}
+
+
+def installed_provider(namespace: str) -> ProviderInfo | None:
+    """How to require the provider installed here for ``namespace``: its distribution at
+    this version or newer, and its plugin-API object reference when it has one."""
+    from importlib.metadata import entry_points
+
+    from wheelnext.core.hookspecs import ENTRY_POINT_GROUP
+
+    found: ProviderInfo | None = None
+    for group in (ENTRY_POINT_GROUP, "variant_plugins"):
+        for ep in entry_points(group=group, name=namespace):
+            if ep.dist is None:
+                continue
+            requires = (f"{ep.dist.name}>={ep.dist.version}",)
+            plugin_api = ep.value if group == "variant_plugins" else None
+            found = ProviderInfo(requires=requires, plugin_api=plugin_api or (found and found.plugin_api))
+    return found
+
+
+def check_declared(properties: Iterable[VariantProperty]) -> None:
+    """Refuse values an installed provider does not declare, and several values of a
+    single-value feature; namespaces with no provider installed are not checked."""
+    from wheelnext.core.detection import describe_source
+    from wheelnext.core.discovery import discover
+
+    by_namespace: dict[str, list[VariantProperty]] = defaultdict(list)
+    for prop in properties:
+        by_namespace[prop.namespace].append(prop)
+    sources = {s.name: s for s in discover()}
+    for namespace, props in by_namespace.items():
+        source = sources.get(namespace)
+        if source is None:
+            LOG.info("no provider installed for %r: its properties are not checked", namespace)
+            continue
+        description = describe_source(source)
+        counts: dict[str, int] = defaultdict(int)
+        for prop in props:
+            feature = description.feature(prop.feature)
+            if feature is None or prop.value not in feature.values:
+                raise InstallerError(
+                    f"property '{prop}' is not declared by the installed provider "
+                    f"{source.distribution} {source.version} (use --no-validate to allow it)"
+                )
+            counts[prop.feature] += 1
+            if counts[prop.feature] > 1 and not feature.multi_value:
+                raise InstallerError(
+                    f"feature '{namespace} :: {prop.feature}' takes one value, several given"
+                )
+
+
+def build_metadata(
+    label: str | None,
+    properties: Sequence[VariantProperty],
+    namespaces: Sequence[str] = (),
+    fmt: str = "providers",
+    providers: Mapping[str, ProviderInfo] | None = None,
+) -> VariantMetadata:
+    """The ``variant.json`` of one wheel, validated like any document read from disk.
+
+    ``label`` None means variantlib's hash label; namespaces default to the order the
+    properties name them; in the providers format each namespace needs a provider entry
+    (given, or taken from the provider installed here).
+    """
+    props = frozenset(properties)
+    label = hash_label(props) if label is None else label
+    order = list(namespaces) or list(dict.fromkeys(p.namespace for p in properties))
+    if not order:
+        raise InstallerError("give the release's namespaces (--default-priorities) for a null variant")
+    missing = sorted({p.namespace for p in props} - set(order))
+    if missing:
+        raise InstallerError(f"namespace {missing[0]!r} is missing from --default-priorities")
+    schema = FORMATS[fmt]
+    doc: dict[str, object] = {
+        "$schema": schema.url,
+        "default-priorities": {"namespace": order},
+        "variants": {label: properties_to_tree(props)},
+    }
+    if schema.has_providers:
+        entries: dict[str, object] = {}
+        for namespace in order:
+            info = (providers or {}).get(namespace) or installed_provider(namespace)
+            if info is None:
+                raise InstallerError(
+                    f"no provider known for namespace {namespace!r}: pass --provider "
+                    f"{namespace}=REQUIREMENT, install its provider, or use --format pep825"
+                )
+            entry: dict[str, object] = {"requires": list(info.requires)}
+            if info.plugin_api:
+                entry["plugin-api"] = info.plugin_api
+            entries[namespace] = entry
+        doc = {**doc, "providers": entries}
+    try:
+        return parse_metadata(doc)
+    except WheelnextError as exc:
+        raise InstallerError(f"invalid variant: {exc}") from None
+
+
+def make_variant(wheel: Path, metadata: VariantMetadata, output_dir: Path | None = None) -> Path:
+    """Write the variant wheel of ``wheel`` (a non-variant wheel) described by ``metadata``:
+    label added to the filename, ``variant.json`` in the dist-info, RECORD updated."""
+    from wheelnext.installer.wheeledit import WheelEdit
+
+    filename = _parse_filename(wheel)
+    if filename.label is not None:
+        raise InstallerError(f"{wheel.name}: already a variant wheel (label {filename.label!r})")
+    (label,) = metadata.labels
+    edit = WheelEdit(wheel)
+    name = f"{edit.dist_info}/{VARIANT_JSON}"
+    if edit.has(name):
+        raise InstallerError(f"{wheel.name}: has a {name} but no label in its filename")
+    edit.put(name, dump_metadata(metadata).encode("utf-8"))
+    destination = (output_dir or wheel.parent) / f"{wheel.name[: -len('.whl')]}-{label}.whl"
+    edit.save(destination)
+    return destination
+
+
+@dataclass(frozen=True, slots=True)
+class VariantWheel:
+    """A wheel's filename and, for a variant wheel, its validated ``variant.json``."""
+
+    path: Path
+    filename: WheelFilename
+    metadata: VariantMetadata | None
+
+
+def read_variant(wheel: Path) -> VariantWheel:
+    """Read a wheel's variant identity; the ``variant.json`` must name exactly the
+    filename's label, and a non-variant wheel must not carry one."""
+    filename = _parse_filename(wheel)
+    try:
+        with open_zip(wheel) as archive:
+            names = [n for n in archive.namelist() if n.endswith(f".dist-info/{VARIANT_JSON}")]
+            data = archive.read(names[0]) if len(names) == 1 else None
+    except (*corrupt_errors(), ValueError) as exc:
+        raise InstallerError(f"{wheel.name}: not a readable wheel ({exc})") from None
+    if len(names) > 1:
+        raise InstallerError(f"{wheel.name}: {len(names)} variant.json files")
+    if filename.label is None:
+        if data is not None:
+            raise InstallerError(f"{wheel.name}: has {names[0]} but no label in its filename")
+        return VariantWheel(wheel, filename, None)
+    if data is None:
+        raise InstallerError(f"{wheel.name}: a variant wheel without *.dist-info/{VARIANT_JSON}")
+    metadata = parse_metadata(data, source=f"{wheel.name}: {names[0]}")
+    try:
+        metadata.check_wheel(filename.label)
+    except WheelnextError as exc:
+        raise InstallerError(f"{wheel.name}: {exc}") from None
+    return VariantWheel(wheel, filename, metadata)
+
+
+def combine(wheels: Iterable[VariantWheel]) -> dict[str, VariantMetadata]:
+    """Merge the wheels' metadata per release (filename -> document); any inconsistency
+    (a label with two property sets, clashing priorities or formats) is an error naming
+    the wheel."""
+    releases: dict[str, VariantMetadata] = {}
+    sets: dict[str, dict[frozenset[VariantProperty], str]] = defaultdict(dict)
+    for wheel in sorted(wheels, key=lambda w: w.path.name):
+        if wheel.metadata is None:
+            continue
+        key = variants_json_filename(wheel.filename.name, wheel.filename.version)
+        current = releases.get(key)
+        try:
+            releases[key] = wheel.metadata if current is None else merge_metadata(current, wheel.metadata)
+        except WheelnextError as exc:
+            raise InstallerError(f"{wheel.path.name}: inconsistent with the other wheels of "
+                                 f"its release: {exc}") from None
+        (label,) = wheel.metadata.labels
+        props = wheel.metadata.variants[label]
+        other = sets[key].setdefault(props, label)
+        if other != label and label != NULL_LABEL:
+            LOG.warning("%s: labels %r and %r have the same properties", key, other, label)
+    return releases
+
+
+def index_directory(directory: Path) -> list[Path]:
+    """Write every ``{name}-{version}-variants.json`` for the variant wheels in
+    ``directory``; nothing is written unless every wheel is consistent."""
+    from wheelnext.core.files import atomic_write
+
+    if not directory.is_dir():
+        raise InstallerError(f"{directory}: not a directory")
+    wheels = [read_variant(p) for p in sorted(directory.glob("*.whl"))]
+    releases = combine(wheels)
+    written = []
+    for filename, metadata in sorted(releases.items()):
+        path = directory / filename
+        atomic_write(path, dump_metadata(metadata).encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def _parse_filename(wheel: Path) -> WheelFilename:
+    try:
+        return WheelFilename.parse(wheel.name)
+    except WheelnextError as exc:
+        raise InstallerError(str(exc)) from None
