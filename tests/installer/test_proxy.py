@@ -28,12 +28,15 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 @contextmanager
 def proxy(*args: str) -> Iterator[str]:
     """Run ``wn proxy ARGS`` on a free port; yield its /simple URL; stop it after."""
-    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
-        [str(BIN / "wn"), "proxy", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        text=True,
-    ) as proc:
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        subprocess.Popen(
+            [str(BIN / "wn"), "proxy", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        ) as proc,
+    ):
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()
@@ -74,18 +77,43 @@ def imported(venv: Path, module: str) -> str:
 
 def pip_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-         "--no-cache-dir", "--index-url", index, *reqs],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-cache-dir",
+            "--index-url",
+            index,
+            *reqs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
 
 
 def uv_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "uv"), "pip", "install", "--python", str(venv / "bin" / "python"),
-         "--no-cache", "--index-url", index, *reqs],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--no-cache",
+            "--index-url",
+            index,
+            *reqs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -96,12 +124,18 @@ def demo(server: Server, built: Path) -> StaticIndex:
     index = server.index("pypi")
     index.add(
         build_wheel(built, "demo", "1.0"),
-        *(build_wheel(built, "demo", "2.0", label=label, properties=p) for label, p in LEVELS.items()),
+        *(
+            build_wheel(built, "demo", "2.0", label=label, properties=p)
+            for label, p in LEVELS.items()
+        ),
         build_wheel(built, "demo", "2.0", label="null", namespaces=["x86_64"]),
         build_wheel(built, "demo", "2.0"),
         variants_json(built, "demo", "2.0", {**LEVELS, "null": {}}, ["x86_64"]),
         build_wheel(built, "plainpkg", "3.1"),
-        *(build_wheel(built, "loner", "1.0", label=label, properties=p) for label, p in LEVELS.items()),
+        *(
+            build_wheel(built, "loner", "1.0", label=label, properties=p)
+            for label, p in LEVELS.items()
+        ),
     )
     return index
 
@@ -110,11 +144,22 @@ def demo(server: Server, built: Path) -> StaticIndex:
     ("levels", "variant"),
     [(["v4", "v3", "v2", "v1"], "v4"), (["v3", "v2", "v1"], "v3"), (None, "null")],
 )
-def test_pip_installs_the_selected_variant(
-    tmp_path: Path, server: Server, demo: StaticIndex, venv: Path, levels: list[str] | None, variant: str
+def test_pip_installs_the_selected_variant(  # noqa: PLR0917
+    tmp_path: Path,
+    server: Server,
+    demo: StaticIndex,
+    venv: Path,
+    levels: list[str] | None,
+    variant: str,
 ) -> None:
-    with proxy("--upstream", server.url("pypi"), "--properties", str(profile(tmp_path, levels)),
-               "--cache-dir", str(tmp_path / "cache")) as url:
+    with proxy(
+        "--upstream",
+        server.url("pypi"),
+        "--properties",
+        str(profile(tmp_path, levels)),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ) as url:
         proc = pip_install(venv, url, "demo", "plainpkg")
         assert proc.returncode == 0, proc.stderr
     assert imported(venv, "demo") == f"2.0 {variant}"
@@ -128,20 +173,30 @@ def test_pip_installs_the_selected_variant(
 def test_uv_installs_the_selected_variant(
     tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
 ) -> None:
-    with proxy("--upstream", server.url("pypi"), "--properties",
-               str(profile(tmp_path, ["v3", "v2", "v1"])), "--cache-dir", str(tmp_path / "c")) as url:
+    with proxy(
+        "--upstream",
+        server.url("pypi"),
+        "--properties",
+        str(profile(tmp_path, ["v3", "v2", "v1"])),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ) as url:
         proc = uv_install(venv, url, "demo", "loner")
         assert proc.returncode == 0, proc.stderr
     assert imported(venv, "demo") == "2.0 v3"
     assert imported(venv, "loner") == "1.0 v3"  # metadata merged from the wheels' variant.json
 
 
-def test_live_detection_through_pip(server: Server, demo: StaticIndex, venv: Path, tmp_path: Path) -> None:
+def test_live_detection_through_pip(
+    server: Server, demo: StaticIndex, venv: Path, tmp_path: Path
+) -> None:
     """No --properties: the proxy detects this machine and agrees with ``wn select``."""
     variants = demo.files_dir / "demo-2.0-variants.json"
     picked = subprocess.run(
         [str(BIN / "wn"), "select", "--variants-json", str(variants)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     best = picked.stdout.splitlines()[0].removesuffix(".whl").rsplit("-", 1)[-1]
     with proxy("--upstream", server.url("pypi"), "--cache-dir", str(tmp_path / "c")) as url:
@@ -153,8 +208,14 @@ def test_pages_offer_one_wheel_per_build_with_upstream_bytes(
     tmp_path: Path, server: Server, demo: StaticIndex
 ) -> None:
     v3 = demo.files_dir / "demo-2.0-py3-none-any-v3.whl"
-    with proxy("--upstream", server.url("pypi"), "--properties",
-               str(profile(tmp_path, ["v3", "v2", "v1"])), "--cache-dir", str(tmp_path / "c")) as url:
+    with proxy(
+        "--upstream",
+        server.url("pypi"),
+        "--properties",
+        str(profile(tmp_path, ["v3", "v2", "v1"])),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ) as url:
         page = httpx.get(f"{url}/demo/", headers={"Accept": JSON_TYPE})
         assert page.headers["content-type"] == JSON_TYPE
         files = {f["filename"]: f for f in page.json()["files"]}
@@ -169,10 +230,13 @@ def test_pages_offer_one_wheel_per_build_with_upstream_bytes(
         html_page = httpx.get(f"{url}/demo/", headers={"Accept": "text/html"})
         assert html_page.headers["content-type"].startswith("application/vnd.pypi.simple.v1+html")
         assert f"#sha256={entry['hashes']['sha256']}" in html_page.text
-        assert "-v3.whl" not in html_page.text and "variants.json" not in html_page.text
+        assert "-v3.whl" not in html_page.text
+        assert "variants.json" not in html_page.text
 
         plain = httpx.get(f"{url}/plainpkg/", headers={"Accept": JSON_TYPE}).json()
-        upstream = httpx.get(server.url("pypi") + "/plainpkg/", headers={"Accept": JSON_TYPE}).json()
+        upstream = httpx.get(
+            server.url("pypi") + "/plainpkg/", headers={"Accept": JSON_TYPE}
+        ).json()
         assert [(f["filename"], f["hashes"]) for f in plain["files"]] == [
             (f["filename"], f["hashes"]) for f in upstream["files"]
         ]
@@ -187,13 +251,23 @@ def test_index_groups_stop_dependency_confusion(
     """corp lists demo; the public index has a higher 'demo' (an attacker's). Through the
     proxy, pip gets corp's variant and the public index is never asked for demo."""
     server.index("corp").add(
-        *(build_wheel(built / "corp", "demo", "1.0", label=l, properties=p) for l, p in LEVELS.items()),
+        *(
+            build_wheel(built / "corp", "demo", "1.0", label=label, properties=p)
+            for label, p in LEVELS.items()
+        ),
         variants_json(built / "corp", "demo", "1.0", LEVELS, ["x86_64"]),
     )
     server.index("public").add(build_wheel(built / "public", "demo", "99.0"))
-    with proxy("--index", f"corp={server.url('corp')}", "--upstream", server.url("public"),
-               "--properties", str(profile(tmp_path, ["v4", "v3"])),
-               "--cache-dir", str(tmp_path / "c")) as url:
+    with proxy(
+        "--index",
+        f"corp={server.url('corp')}",
+        "--upstream",
+        server.url("public"),
+        "--properties",
+        str(profile(tmp_path, ["v4", "v3"])),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ) as url:
         proc = pip_install(venv, url, "demo")
         assert proc.returncode == 0, proc.stderr
     assert imported(venv, "demo") == "1.0 v4"
@@ -202,8 +276,14 @@ def test_index_groups_stop_dependency_confusion(
 
 def test_bad_upstream_and_usage(tmp_path: Path, server: Server) -> None:
     server.failing["down"] = 503
-    with proxy("--upstream", server.url("down"), "--properties",
-               str(profile(tmp_path, None)), "--cache-dir", str(tmp_path / "c")) as url:
+    with proxy(
+        "--upstream",
+        server.url("down"),
+        "--properties",
+        str(profile(tmp_path, None)),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ) as url:
         response = httpx.get(f"{url}/demo/")
         assert response.status_code == 502
         assert "unreachable" in response.text

@@ -177,9 +177,8 @@ def _check_directory(path: Path, infos: list[Any], limits: Limits) -> None:
                 "accepted from .dist-info/LINKS"
             )
         total += info.file_size
-        if (
-            info.file_size > limits.ratio_floor
-            and info.file_size > limits.member_ratio * max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor and info.file_size > limits.member_ratio * max(
+            info.compress_size, 1
         ):
             raise InstallerError(
                 f"{path.name}: member {name!r} declares {info.file_size} bytes from "
@@ -187,8 +186,7 @@ def _check_directory(path: Path, infos: list[Any], limits: Limits) -> None:
             )
     if total > limits.total_size:
         raise InstallerError(
-            f"{path.name}: members declare {total} bytes uncompressed "
-            f"(limit {limits.total_size})"
+            f"{path.name}: members declare {total} bytes uncompressed (limit {limits.total_size})"
         )
 
 
@@ -199,9 +197,7 @@ def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) 
     record_name = f"{dist_info}/RECORD"
     try:
         lines = archive.read(record_name).decode("utf-8").splitlines()
-        records = {
-            row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(lines)
-        }
+        records = {row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(lines)}
     except (InvalidRecordEntry, UnicodeDecodeError) as exc:
         raise InstallerError(f"{path.name}: invalid RECORD ({exc})") from None
     errors = corrupt_errors()
@@ -248,7 +244,9 @@ def _wheel_version(path: Path, archive: Any, dist_info: str) -> tuple[int, int]:
             f"(this installer reads 1.x and up to {newest}.x)"
         )
     if minor > SUPPORTED_WHEEL_VERSIONS[major]:
-        LOG.warning("%s: Wheel-Version %d.%d is newer than this installer knows", path.name, *version)
+        LOG.warning(
+            "%s: Wheel-Version %d.%d is newer than this installer knows", path.name, *version
+        )
     metadata = parser.parsebytes(archive.read(f"{dist_info}/METADATA"))
     if metadata["Wheel-Version"] is not None:
         stated = parse_wheel_version(metadata["Wheel-Version"], f"{path.name}: METADATA")

@@ -65,7 +65,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    
+
     return run_command(parser.prog, args.verbose, lambda: _run(args, parser, parser.prog))
 
 
@@ -136,7 +136,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                     print(
                         f"Created {outcome.links.links} links, saving "
                         f"{outcome.links.bytes_saved} bytes"
-                        + (f"; copied {outcome.links.copies} instead" if outcome.links.copies else "")
+                        + (
+                            f"; copied {outcome.links.copies} instead"
+                            if outcome.links.copies
+                            else ""
+                        )
                     )
                 for chosen in outcome.unchanged:
                     print(f"Already installed {chosen.name} {chosen.version}")

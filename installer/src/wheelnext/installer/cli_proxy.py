@@ -77,15 +77,18 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     indexes = IndexSet(config, http)
     with tempfile.TemporaryDirectory(prefix="wheelnext-proxy-") as work:
         proxy = VariantProxy(
-            indexes, http, supported, load_user_priorities(), Path(work), ttl=args.ttl
+            indexes, http, supported, load_user_priorities(), work=Path(work), ttl=args.ttl
         )
         try:
             server = make_server(proxy, args.host, args.port)
         except OSError as exc:
-            parser.exit(1, f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+            parser.exit(
+                1,
+                f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {exc.strerror}\n",
+            )
         signal.signal(signal.SIGTERM, _interrupt)
-        host, port = server.server_address[:2]
-        print(f"Serving http://{host}:{port}/simple/ (Ctrl-C stops)", flush=True)
+        port = server.server_address[1]
+        print(f"Serving http://{args.host}:{port}/simple/ (Ctrl-C stops)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -114,8 +114,11 @@ def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     wheel = read_variant(args.wheel)
     if args.json:
         doc = None if wheel.metadata is None else metadata_to_json(wheel.metadata)
-        json.dump({"wheel": args.wheel.name, "label": wheel.filename.label, "variant": doc},
-                  sys.stdout, indent=2)
+        json.dump(
+            {"wheel": args.wheel.name, "label": wheel.filename.label, "variant": doc},
+            sys.stdout,
+            indent=2,
+        )
         print()
         return 0
     if wheel.metadata is None:
@@ -130,7 +133,9 @@ def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for prop in sorted(md.variants[label], key=str):
         print(f"  property:   {prop}")
     for ns, info in md.providers.items():
-        where = ", ".join(info.requires) or ("static" if info.static_properties else info.builtin or "")
+        where = ", ".join(info.requires) or (
+            "static" if info.static_properties else info.builtin or ""
+        )
         api = f" ({info.plugin_api})" if info.plugin_api else ""
         print(f"  provider:   {ns}: {where}{api}")
     return 0

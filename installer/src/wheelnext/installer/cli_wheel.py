@@ -40,7 +40,8 @@ def _destination(args: argparse.Namespace) -> Path:
 
     if not args.wheel.is_file():
         raise InstallerError(f"{args.wheel}: no such file")
-    return (args.output_dir or args.wheel.parent) / args.wheel.name
+    wheel: Path = args.wheel
+    return Path(args.output_dir or wheel.parent) / wheel.name
 
 
 def _recompress(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from wheelnext.core.filenames import (
 from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
 from wheelnext.core.selector import Selector
-from wheelnext.installer.archive import open_zip
+from wheelnext.installer.archive import corrupt_errors, open_zip
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
@@ -152,7 +152,9 @@ class Finder:
         ]
         metadata: VariantMetadata | MetadataError | None = None
         if any(WheelFilename.parse(name).label is not None for name in located):
-            metadata = release_metadata(self.http, self.fetch, variants_json, list(located.values()))
+            metadata = release_metadata(
+                self.http, self.fetch, variants_json, list(located.values())
+            )
         selection = self.selector.rank(list(located), metadata)
         for rejection in selection.rejected:
             LOG.info("%s: %s", rejection.wheel, rejection.reason)
@@ -201,9 +203,15 @@ class Finder:
             if "sha256" in expected and hashlib.sha256(data).hexdigest() != expected["sha256"]:
                 raise InstallerError(f"{entry.url}.metadata: sha256 mismatch")
         else:
-            with open_zip(self.fetch(chosen.located)) as archive:
-                name = f"{_dist_info(archive, entry.filename)}/METADATA"
-                data = archive.read(name)
+            errors: tuple[type[BaseException], ...] = (*corrupt_errors(), KeyError)
+            try:
+                with open_zip(self.fetch(chosen.located)) as archive:
+                    name = f"{_dist_info(archive, entry.filename)}/METADATA"
+                    data = archive.read(name)
+            except errors as exc:
+                raise InstallerError(
+                    f"{entry.filename}: not a valid wheel archive ({exc})"
+                ) from None
         meta = DistMetadata.parse(data, entry.filename)
         if meta.name != canonicalize_name(chosen.name) or meta.version != chosen.version:
             raise InstallerError(
@@ -251,7 +259,7 @@ def _version_of_variants(filename: str) -> Version | None:
 
 
 def _dist_info(archive: Any, filename: str) -> str:
-    tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    tops: set[str] = {name.split("/", 1)[0] for name in archive.namelist()}
     found = [t for t in tops if t.endswith(".dist-info")]
     if len(found) != 1:
         raise InstallerError(f"{filename}: expected one .dist-info directory, found {len(found)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import shutil
@@ -131,7 +132,7 @@ def plan_dedupe(contents: Mapping[str, tuple[str, int]]) -> list[Link]:
         if len(members) < 2:
             continue
         chain = [name for _, name in sorted(members)]
-        links += [(shorter, longer) for shorter, longer in zip(chain, chain[1:], strict=False)]
+        links += [(shorter, longer) for shorter, longer in itertools.pairwise(chain)]
     return sorted(links)
 
 
@@ -148,6 +149,7 @@ class LinkOutcome:
 def create_links(
     links: Sequence[Link],
     root: Path,
+    *,
     files: set[str],
     created: list[Path],
     fallback: Fallback = "error",
@@ -180,7 +182,7 @@ def create_links(
             created.append(directory)
         relative = os.path.relpath(root / target, path.parent)
         try:
-            os.symlink(relative, path)
+            path.symlink_to(relative)
         except OSError as exc:
             if fallback != "copy":
                 raise InstallerError(

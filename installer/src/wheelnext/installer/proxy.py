@@ -123,10 +123,16 @@ class VariantProxy:
         http: HttpClient,
         supported: SupportedProperties,
         priorities: UserPriorities,
+        *,
         work: Path,
         ttl: float = 60.0,
     ) -> None:
-        self.indexes, self.http, self.supported, self.priorities = indexes, http, supported, priorities
+        self.indexes, self.http, self.supported, self.priorities = (
+            indexes,
+            http,
+            supported,
+            priorities,
+        )
         self.work, self.ttl = work, ttl
         self._pages: dict[str, tuple[float, list[Served]]] = {}
         self._files: dict[str, Served] = {}
@@ -160,7 +166,9 @@ class VariantProxy:
             self._files.update({s.token: s for s in served})
         for item in served:
             if item.filename != item.located.file.filename:
-                LOG.info("%s: offering %s as %s", project, item.located.file.filename, item.filename)
+                LOG.info(
+                    "%s: offering %s as %s", project, item.located.file.filename, item.filename
+                )
         return served
 
     def served(self, token: str) -> Served | None:
@@ -236,7 +244,11 @@ def render_html(project: str, served: list[Served]) -> bytes:
             attrs.append(f'data-yanked="{html.escape(reason)}"')
         if "core-metadata" in entry:
             meta = entry["core-metadata"]
-            value = f"sha256={meta['sha256']}" if isinstance(meta, dict) and "sha256" in meta else "true"
+            value = (
+                f"sha256={meta['sha256']}"
+                if isinstance(meta, dict) and "sha256" in meta
+                else "true"
+            )
             attrs.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
         lines.append(f"<a {' '.join(attrs)}>{html.escape(item.filename)}</a><br>")
     lines.append("</body></html>")
@@ -252,7 +264,9 @@ def wants_json(accept: str) -> bool:
     if html_at < 0:
         return True
     quality = _qualities(accept)
-    return quality.get(JSON_TYPE, 1.0) >= max(quality.get(HTML_TYPE, 0.0), quality.get("text/html", 0.0))
+    return quality.get(JSON_TYPE, 1.0) >= max(
+        quality.get(HTML_TYPE, 0.0), quality.get("text/html", 0.0)
+    )
 
 
 def _qualities(accept: str) -> dict[str, float]:

@@ -14,9 +14,9 @@ import csv
 import os
 import shutil
 import tempfile
-from email.parser import HeaderParser
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from email.parser import HeaderParser
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +26,6 @@ from packaging.version import InvalidVersion, Version
 
 from installer import install as install_wheel
 from installer.destinations import SchemeDictionaryDestination
-from installer.exceptions import InstallerError as InstallerLibraryError
 from installer.records import RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
@@ -37,6 +36,7 @@ from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.target import Target
 
 INSTALLER_NAME = b"wheelnext\n"
+NO_LINKS = LinkOutcome(0, 0, 0)
 
 
 class _CheckedWheel(WheelFile):
@@ -67,7 +67,7 @@ class _RecordingDestination(SchemeDictionaryDestination):
         root = Path(self.scheme_dict[scheme])
         target = root / path
         for parent in reversed(Path(path).parents):
-            if parent != Path(".") and (root / parent).is_symlink():
+            if parent != Path() and (root / parent).is_symlink():
                 raise InstallerError(f"{root / parent}: is a link; nothing is written through it")
         missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
         self.created.extend(reversed(missing))
@@ -125,7 +125,12 @@ class Transaction:
             return None
         root = Path(self.target.scheme["purelib" if root_is_purelib else "platlib"])
         outcome = create_links(
-            info.links, root, set(info.members), self.created, link_fallback, wheel.name
+            info.links,
+            root,
+            files=set(info.members),
+            created=self.created,
+            fallback=link_fallback,
+            where=wheel.name,
         )
         with (root / info.dist_info / "RECORD").open("a", newline="") as record:
             csv.writer(record, lineterminator="\n").writerows(
@@ -186,7 +191,7 @@ def transaction(target: Target) -> Iterator[Transaction]:
 class Outcome:
     installed: tuple[Chosen, ...]
     unchanged: tuple[Chosen, ...]
-    links: LinkOutcome = LinkOutcome(0, 0, 0)
+    links: LinkOutcome = NO_LINKS
 
 
 def install_all(
@@ -198,7 +203,7 @@ def install_all(
 ) -> Outcome:
     """Install ``plan`` (wheels already downloaded and verified) as one transaction."""
     infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
-    links = LinkOutcome(0, 0, 0)
+    links = NO_LINKS
     present = installed(target)
     todo = [c for c in plan if _version_of(present.get(canonicalize_name(c.name))) != c.version]
     with transaction(target) as tx:

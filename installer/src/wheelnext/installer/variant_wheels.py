@@ -45,7 +45,9 @@ def installed_provider(namespace: str) -> ProviderInfo | None:
                 continue
             requires = (f"{ep.dist.name}>={ep.dist.version}",)
             plugin_api = ep.value if group == "variant_plugins" else None
-            found = ProviderInfo(requires=requires, plugin_api=plugin_api or (found and found.plugin_api))
+            if plugin_api is None and found is not None:
+                plugin_api = found.plugin_api
+            found = ProviderInfo(requires=requires, plugin_api=plugin_api)
     return found
 
 
@@ -97,7 +99,9 @@ def build_metadata(
     label = hash_label(props) if label is None else label
     order = list(namespaces) or list(dict.fromkeys(p.namespace for p in properties))
     if not order:
-        raise InstallerError("give the release's namespaces (--default-priorities) for a null variant")
+        raise InstallerError(
+            "give the release's namespaces (--default-priorities) for a null variant"
+        )
     missing = sorted({p.namespace for p in props} - set(order))
     if missing:
         raise InstallerError(f"namespace {missing[0]!r} is missing from --default-priorities")
@@ -159,11 +163,12 @@ def read_variant(wheel: Path) -> VariantWheel:
     """Read a wheel's variant identity; the ``variant.json`` must name exactly the
     filename's label, and a non-variant wheel must not carry one."""
     filename = _parse_filename(wheel)
+    errors: tuple[type[BaseException], ...] = (*corrupt_errors(), ValueError)
     try:
         with open_zip(wheel) as archive:
             names = [n for n in archive.namelist() if n.endswith(f".dist-info/{VARIANT_JSON}")]
             data = archive.read(names[0]) if len(names) == 1 else None
-    except (*corrupt_errors(), ValueError) as exc:
+    except errors as exc:
         raise InstallerError(f"{wheel.name}: not a readable wheel ({exc})") from None
     if len(names) > 1:
         raise InstallerError(f"{wheel.name}: {len(names)} variant.json files")
@@ -193,14 +198,17 @@ def combine(wheels: Iterable[VariantWheel]) -> dict[str, VariantMetadata]:
         key = variants_json_filename(wheel.filename.name, wheel.filename.version)
         current = releases.get(key)
         try:
-            releases[key] = wheel.metadata if current is None else merge_metadata(current, wheel.metadata)
+            releases[key] = (
+                wheel.metadata if current is None else merge_metadata(current, wheel.metadata)
+            )
         except WheelnextError as exc:
-            raise InstallerError(f"{wheel.path.name}: inconsistent with the other wheels of "
-                                 f"its release: {exc}") from None
+            raise InstallerError(
+                f"{wheel.path.name}: inconsistent with the other wheels of its release: {exc}"
+            ) from None
         (label,) = wheel.metadata.labels
         props = wheel.metadata.variants[label]
         other = sets[key].setdefault(props, label)
-        if other != label and label != NULL_LABEL:
+        if label not in (other, NULL_LABEL):
             LOG.warning("%s: labels %r and %r have the same properties", key, other, label)
     return releases
 

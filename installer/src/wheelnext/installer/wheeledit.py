@@ -120,10 +120,9 @@ class WheelEdit:
         for row in kept:
             if row[0] in self._replaced:
                 data = self._replaced[row[0]]
-                row = [row[0], record_hash(data), str(len(data))]
-            elif row[0] == record_name:
-                continue
-            out.append(row)
+                out.append([row[0], record_hash(data), str(len(data))])
+            elif row[0] != record_name:
+                out.append(row)
         out += [[name, record_hash(data), str(len(data))] for name, data in self._added.items()]
         out.append([record_name, "", ""])
         return out
@@ -135,7 +134,7 @@ def _copy_info(module: Any, info: Any, method: int | None, level: int | None) ->
     new.create_system = info.create_system
     new.file_size = info.file_size
     new.compress_type = info.compress_type if method is None else method
-    if new.compress_type == DEFLATED or new.compress_type == ZSTANDARD:
+    if new.compress_type in (DEFLATED, ZSTANDARD):
         new.compress_level = level  # 3.13+/backports name; None is the codec's default
         new._compresslevel = level  # the same setting in Python <= 3.12's zipfile
     return new
