@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.installer.envs import make_venv
 from tests.installer.index import Server, serve
 
 
@@ -22,3 +23,9 @@ def built(tmp_path: Path) -> Path:
     path = tmp_path / "built"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    """A fresh, empty virtual environment (no pip: everything in it comes from the test)."""
+    return make_venv(tmp_path / "venv")

@@ -4,14 +4,12 @@ each is refused with one clear line naming the wheel, and the environment is unc
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN
+from tests.installer.envs import install_from, make_venv, site
 from tests.installer.forge import Member, forge, lie_about_size
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.archive import STORED, ZSTANDARD
@@ -22,13 +20,7 @@ ZEROS = b"\0" * (64 * 2**20)
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("safety") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
-def site(venv: Path) -> Path:
-    return next(venv.glob("lib/python*/site-packages"))
+    return make_venv(tmp_path_factory.mktemp("safety") / "venv")
 
 
 def snapshot(root: Path) -> dict[str, bytes | str]:
@@ -43,26 +35,6 @@ def snapshot(root: Path) -> dict[str, bytes | str]:
         else:
             out[key] = "dir"
     return out
-
-
-def install(venv: Path, wheels: Path, *reqs: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(BIN / "wn"),
-            "install",
-            *reqs,
-            "--no-index",
-            "--find-links",
-            str(wheels),
-            "--python",
-            str(venv / "bin" / "python"),
-            "--no-cache",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _links(links: str, *members: Member) -> Callable[[Path], Path]:
@@ -170,7 +142,7 @@ def test_refused_before_anything_is_written(tmp_path: Path, venv: Path, case: st
     make(wheels)
     build_wheel(wheels, "fine", "1.0")
     before = snapshot(site(venv))
-    proc = install(venv, wheels, "fine", "bad")
+    proc = install_from(venv, wheels, "fine", "bad")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1
@@ -189,7 +161,7 @@ def test_never_writes_through_an_existing_link(tmp_path: Path, venv: Path) -> No
     try:
         wheels = tmp_path / "wheels"
         build_wheel(wheels, "trapped", "1.0")
-        proc = install(venv, wheels, "trapped")
+        proc = install_from(venv, wheels, "trapped")
         assert proc.returncode == 1
         assert "is a link; nothing is written through it" in proc.stderr
         assert list(outside.iterdir()) == []

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.helpers import BIN
+from tests.installer.envs import client, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.run import PROFILE
 from tests.installer.wheels import build_wheel, variants_json
 
 LEVELS = {lvl: {"x86_64": {"level": [lvl]}} for lvl in ("v4", "v3")}
@@ -50,22 +48,11 @@ def proxy(*args: str) -> Iterator[str]:
             proc.wait(timeout=30)
 
 
-def profile(tmp_path: Path, levels: list[str] | None) -> Path:
-    doc = json.loads(json.dumps(PROFILE))
-    if levels is None:
-        doc["providers"] = []
-    else:
-        doc["providers"][0]["features"][0]["values"] = levels
-    path = tmp_path / f"profile-{'-'.join(levels or ['none'])}.json"
-    path.write_text(json.dumps(doc))
-    return path
-
-
-@pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    path = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
+def pypi_proxy(
+    tmp_path: Path, server: Server, levels: list[str] | None
+) -> AbstractContextManager[str]:
+    """The proxy in front of the test index "pypi", selecting for a profile of ``levels``."""
+    return proxy("--upstream", server.url("pypi"), "--properties", str(profile(tmp_path, levels)))
 
 
 def imported(venv: Path, module: str) -> str:
@@ -76,45 +63,15 @@ def imported(venv: Path, module: str) -> str:
 
 
 def pip_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "--no-cache-dir",
-            "--index-url",
-            index,
-            *reqs,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    return client("pip", venv, "install", "--index-url", index, *reqs)
 
 
 def uv_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(BIN / "uv"),
-            "pip",
-            "install",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--no-cache",
-            "--index-url",
-            index,
-            *reqs,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return client("uv", venv, "install", "--index-url", index, *reqs)
+
+
+def profile(tmp_path: Path, levels: list[str] | None) -> Path:
+    return write_profile(tmp_path, levels)
 
 
 @pytest.fixture
@@ -152,14 +109,7 @@ def test_pip_installs_the_selected_variant(  # noqa: PLR0917
     levels: list[str] | None,
     variant: str,
 ) -> None:
-    with proxy(
-        "--upstream",
-        server.url("pypi"),
-        "--properties",
-        str(profile(tmp_path, levels)),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-    ) as url:
+    with pypi_proxy(tmp_path, server, levels) as url:
         proc = pip_install(venv, url, "demo", "plainpkg")
         assert proc.returncode == 0, proc.stderr
     assert imported(venv, "demo") == f"2.0 {variant}"
@@ -173,14 +123,7 @@ def test_pip_installs_the_selected_variant(  # noqa: PLR0917
 def test_uv_installs_the_selected_variant(
     tmp_path: Path, server: Server, demo: StaticIndex, venv: Path
 ) -> None:
-    with proxy(
-        "--upstream",
-        server.url("pypi"),
-        "--properties",
-        str(profile(tmp_path, ["v3", "v2", "v1"])),
-        "--cache-dir",
-        str(tmp_path / "c"),
-    ) as url:
+    with pypi_proxy(tmp_path, server, ["v3", "v2", "v1"]) as url:
         proc = uv_install(venv, url, "demo", "loner")
         assert proc.returncode == 0, proc.stderr
     assert imported(venv, "demo") == "2.0 v3"
@@ -199,7 +142,7 @@ def test_live_detection_through_pip(
         check=True,
     )
     best = picked.stdout.splitlines()[0].removesuffix(".whl").rsplit("-", 1)[-1]
-    with proxy("--upstream", server.url("pypi"), "--cache-dir", str(tmp_path / "c")) as url:
+    with proxy("--upstream", server.url("pypi")) as url:
         assert pip_install(venv, url, "demo").returncode == 0
     assert imported(venv, "demo") == f"2.0 {best}"
 
@@ -208,14 +151,7 @@ def test_pages_offer_one_wheel_per_build_with_upstream_bytes(
     tmp_path: Path, server: Server, demo: StaticIndex
 ) -> None:
     v3 = demo.files_dir / "demo-2.0-py3-none-any-v3.whl"
-    with proxy(
-        "--upstream",
-        server.url("pypi"),
-        "--properties",
-        str(profile(tmp_path, ["v3", "v2", "v1"])),
-        "--cache-dir",
-        str(tmp_path / "c"),
-    ) as url:
+    with pypi_proxy(tmp_path, server, ["v3", "v2", "v1"]) as url:
         page = httpx.get(f"{url}/demo/", headers={"Accept": JSON_TYPE})
         assert page.headers["content-type"] == JSON_TYPE
         files = {f["filename"]: f for f in page.json()["files"]}
@@ -265,8 +201,6 @@ def test_index_groups_stop_dependency_confusion(
         server.url("public"),
         "--properties",
         str(profile(tmp_path, ["v4", "v3"])),
-        "--cache-dir",
-        str(tmp_path / "c"),
     ) as url:
         proc = pip_install(venv, url, "demo")
         assert proc.returncode == 0, proc.stderr
@@ -277,12 +211,7 @@ def test_index_groups_stop_dependency_confusion(
 def test_bad_upstream_and_usage(tmp_path: Path, server: Server) -> None:
     server.failing["down"] = 503
     with proxy(
-        "--upstream",
-        server.url("down"),
-        "--properties",
-        str(profile(tmp_path, None)),
-        "--cache-dir",
-        str(tmp_path / "c"),
+        "--upstream", server.url("down"), "--properties", str(profile(tmp_path, None))
     ) as url:
         response = httpx.get(f"{url}/demo/")
         assert response.status_code == 502

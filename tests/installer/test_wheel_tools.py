@@ -4,14 +4,13 @@ rewritten wheels, how real pip and uv treat them, and installing them with ``wn`
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN
+from tests.installer.envs import client, install_from, make_venv, site, wn
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.archive import ZSTANDARD, check_archive, open_zip
 from wheelnext.installer.finder import Chosen
@@ -25,21 +24,6 @@ LIBS = {
     "pkg/lib/libbar.so": LIB + b"bar dev",
     "pkg/other.so": LIB,  # not a version of libfoo: kept as a file
 }
-
-
-def wn(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "wn"), *args], capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-def fresh_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
-
-
-def site(venv: Path) -> Path:
-    return next(venv.glob("lib/python*/site-packages"))
 
 
 def members(wheel: Path) -> dict[str, bytes]:
@@ -78,17 +62,8 @@ def test_recompress_to_zstd_and_back(tmp_path: Path, libwheel: Path) -> None:
 def test_zstd_wheel_installs_with_wn(tmp_path: Path, libwheel: Path) -> None:
     out = tmp_path / "z"
     assert wn("wheel", "recompress", str(libwheel), "--zstd", "-o", str(out)).returncode == 0
-    venv = fresh_venv(tmp_path / "venv")
-    proc = wn(
-        "install",
-        "pkg",
-        "--no-index",
-        "--find-links",
-        str(out),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+    venv = make_venv(tmp_path / "venv")
+    proc = install_from(venv, out, "pkg")
     assert proc.returncode == 0, proc.stderr
     assert (site(venv) / "pkg" / "lib" / "libfoo.so.1.2.3").read_bytes() == LIB
 
@@ -98,23 +73,8 @@ def test_pip_before_3_14_cannot_read_zstd_members(tmp_path: Path, libwheel: Path
     """Why recompressed wheels are not for the public index yet (spec/wheel-tools.md)."""
     out = tmp_path / "z"
     assert wn("wheel", "recompress", str(libwheel), "--zstd", "-o", str(out)).returncode == 0
-    venv = fresh_venv(tmp_path / "venv")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "--no-index",
-            str(out / libwheel.name),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
-    )
+    venv = make_venv(tmp_path / "venv")
+    proc = client("pip", venv, "install", "--no-index", str(out / libwheel.name))
     assert proc.returncode != 0
     assert "compression method is not supported" in proc.stdout + proc.stderr
 
@@ -152,144 +112,55 @@ def test_dedupe_writes_links_and_wheel_version_2(tmp_path: Path, libwheel: Path)
     assert plain.read_bytes() == original
 
 
+def deduped(tmp_path: Path, libwheel: Path) -> Path:
+    """``libwheel`` after ``wn wheel dedupe``, in its own directory (a find-links dir)."""
+    assert wn("wheel", "dedupe", str(libwheel), "-o", str(tmp_path / "d")).returncode == 0
+    return tmp_path / "d" / libwheel.name
+
+
 def test_old_installers_refuse_linked_wheels(tmp_path: Path, libwheel: Path) -> None:
     """Wheel-Version 2.0 makes pip and uv stop instead of installing without the links."""
-    assert wn("wheel", "dedupe", str(libwheel), "-o", str(tmp_path / "d")).returncode == 0
-    wheel = str(tmp_path / "d" / libwheel.name)
-    venv = fresh_venv(tmp_path / "venv")
-    pip = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "--no-index",
-            wheel,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
-    )
+    wheel = str(deduped(tmp_path, libwheel))
+    venv = make_venv(tmp_path / "venv")
+    pip = client("pip", venv, "install", "--no-index", wheel)
     assert pip.returncode != 0
     assert "Wheel-Version (2.0) is not compatible" in pip.stderr
-    uv = subprocess.run(
-        [
-            str(BIN / "uv"),
-            "pip",
-            "install",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--no-index",
-            "--no-cache",
-            wheel,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    uv = client("uv", venv, "install", "--no-index", wheel)
     assert uv.returncode != 0
     assert "Unsupported wheel major version" in uv.stderr
     assert not list(site(venv).glob("pkg*"))
 
 
-def test_wn_installs_links_and_uninstall_keeps_targets(tmp_path: Path, libwheel: Path) -> None:
-    assert wn("wheel", "dedupe", str(libwheel), "-o", str(tmp_path / "d")).returncode == 0
-    venv = fresh_venv(tmp_path / "venv")
-    proc = wn(
-        "install",
-        "pkg",
-        "--no-index",
-        "--find-links",
-        str(tmp_path / "d"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+def test_wn_installs_relative_links_and_records_them(tmp_path: Path, libwheel: Path) -> None:
+    wheel = deduped(tmp_path, libwheel)
+    venv = make_venv(tmp_path / "venv")
+    proc = install_from(venv, wheel.parent, "pkg")
     assert proc.returncode == 0, proc.stderr
     assert f"Created 2 links, saving {2 * len(LIB)} bytes" in proc.stdout
     lib = site(venv) / "pkg" / "lib"
-    assert str((lib / "libfoo.so").readlink()) == "libfoo.so.1"  # relative, inside the package
+    assert str((lib / "libfoo.so").readlink()) == "libfoo.so.1"  # relative, in the package
     assert str((lib / "libfoo.so.1").readlink()) == "libfoo.so.1.2.3"
     assert (lib / "libfoo.so").read_bytes() == LIB
     record = (site(venv) / "pkg-1.0.dist-info" / "RECORD").read_text()
     assert "pkg/lib/libfoo.so,,\n" in record
     assert "pkg/lib/libfoo.so.1,,\n" in record
-    # upgrading moves the old links themselves aside, never their targets' contents
-    build_wheel(tmp_path / "d", "pkg", "2.0", files={"pkg/lib/libfoo.so.2": LIB})
-    up = wn(
-        "install",
-        "pkg==2.0",
-        "--no-index",
-        "--find-links",
-        str(tmp_path / "d"),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-    )
+    # an upgrade moves the old links themselves aside, never their targets' contents
+    build_wheel(wheel.parent, "pkg", "2.0", files={"pkg/lib/libfoo.so.2": LIB})
+    up = install_from(venv, wheel.parent, "pkg==2.0")
     assert up.returncode == 0, up.stderr
     assert sorted(p.name for p in lib.iterdir()) == ["libfoo.so.2"]
-    # real pip uninstalls what wn installed (links included) and touches nothing else
-    pip = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "uninstall",
-            "-y",
-            "pkg",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
-    )
-    assert pip.returncode == 0, pip.stderr
-    assert not (site(venv) / "pkg").exists()
 
 
 def test_pip_uninstall_removes_links_not_targets(tmp_path: Path, libwheel: Path) -> None:
-    assert wn("wheel", "dedupe", str(libwheel), "-o", str(tmp_path / "d")).returncode == 0
-    venv = fresh_venv(tmp_path / "venv")
-    assert (
-        wn(
-            "install",
-            "pkg",
-            "--no-index",
-            "--find-links",
-            str(tmp_path / "d"),
-            "--python",
-            str(venv / "bin" / "python"),
-            "--no-cache",
-        ).returncode
-        == 0
-    )
-    keep = tmp_path / "kept.so"
-    keep.write_bytes(LIB)
-    pip = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "uninstall",
-            "-y",
-            "pkg",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
-    )
+    venv = make_venv(tmp_path / "venv")
+    assert install_from(venv, deduped(tmp_path, libwheel).parent, "pkg").returncode == 0
+    outside = tmp_path / "kept.so"
+    outside.write_bytes(LIB)
+    pip = client("pip", venv, "uninstall", "-y", "pkg")
     assert pip.returncode == 0, pip.stderr
     assert not (site(venv) / "pkg").exists()
     assert not list(site(venv).glob("pkg-*"))
-    assert keep.read_bytes() == LIB
+    assert outside.read_bytes() == LIB
 
 
 def test_without_symlinks_error_or_copy(
@@ -301,8 +172,7 @@ def test_without_symlinks_error_or_copy(
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import install_all
 
-    assert wn("wheel", "dedupe", str(libwheel), "-o", str(tmp_path / "d")).returncode == 0
-    wheel = tmp_path / "d" / libwheel.name
+    wheel = deduped(tmp_path, libwheel)
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(1, "Operation not permitted")

@@ -4,16 +4,14 @@ environments, and what is importable afterwards."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN
+from tests.installer.envs import wn, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.run import PROFILE
 from tests.installer.wheels import build_wheel, variants_json
 
 LEVELS = {
@@ -23,29 +21,10 @@ LEVELS = {
 FAST = '"x86_64 :: level :: v4" in variant_properties'
 
 
-def wn(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "wn"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=300,
-        check=False,
-    )
-
-
 def install(server: Server, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``wn install ARGS`` from the test index into ``venv``, without a cache."""
     python = str(venv / "bin" / "python")
     return wn("install", *args, "--index-url", server.url("pypi"), "--python", python, "--no-cache")
-
-
-@pytest.fixture
-def venv(tmp_path: Path) -> Path:
-    """A fresh, empty virtual environment (no pip: everything in it comes from wn)."""
-    path = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path
 
 
 def run_in(venv: Path, code: str) -> str:
@@ -93,14 +72,7 @@ def demo(server: Server, built: Path) -> StaticIndex:
 
 
 def profile(tmp_path: Path, levels: list[str] | None) -> Path:
-    doc = json.loads(json.dumps(PROFILE))
-    if levels is None:
-        doc["providers"] = []
-    else:
-        doc["providers"][0]["features"][0]["values"] = levels
-    path = tmp_path / f"profile-{'-'.join(levels or ['none'])}.json"
-    path.write_text(json.dumps(doc))
-    return path
+    return write_profile(tmp_path, levels)
 
 
 @pytest.mark.parametrize(

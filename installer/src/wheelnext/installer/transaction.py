@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -35,6 +37,7 @@ from wheelnext.installer.finder import Chosen
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.target import Target
 
+LOG = logging.getLogger("wheelnext.installer")
 INSTALLER_NAME = b"wheelnext\n"
 NO_LINKS = LinkOutcome(0, 0, 0)
 
@@ -118,7 +121,13 @@ class Transaction:
         )
         with open_zip(wheel) as archive:
             source = _CheckedWheel(archive)
-            install_wheel(source, destination, additional_metadata={"INSTALLER": INSTALLER_NAME})
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                install_wheel(
+                    source, destination, additional_metadata={"INSTALLER": INSTALLER_NAME}
+                )
+            for warning in caught:  # e.g. installer skipping a shipped __pycache__ file
+                LOG.warning("%s: %s", wheel.name, warning.message)
             wheel_file = HeaderParser().parsestr(source.read_dist_info("WHEEL"))
         root_is_purelib = (wheel_file["Root-Is-Purelib"] or "").strip().lower() == "true"
         if not info.links:
