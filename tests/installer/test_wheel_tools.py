@@ -4,6 +4,7 @@ rewritten wheels, how real pip and uv treat them, and installing them with ``wn`
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import zipfile
 from pathlib import Path
@@ -45,6 +46,9 @@ def test_recompress_to_zstd_and_back(tmp_path: Path, libwheel: Path) -> None:
     proc = wn("wheel", "recompress", str(libwheel), "--zstd", "--level", "19", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     zwheel = out / libwheel.name
+    plain_file = out / "touched"
+    plain_file.touch()  # the rewritten wheel gets the mode any new file gets, not 0600
+    assert stat.S_IMODE(zwheel.stat().st_mode) == stat.S_IMODE(plain_file.stat().st_mode)
     with open_zip(zwheel) as archive:
         assert {i.compress_type for i in archive.infolist()} == {ZSTANDARD}
     assert members(zwheel) == before  # same bytes, same RECORD

@@ -63,18 +63,32 @@ class _RecordingDestination(SchemeDictionaryDestination):
     def __init__(self, *args: object, created: list[Path], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.created = created
+        self._seen: set[Path] = set()  # directories already checked (12,000-file wheels)
+
+    def _prepare_parents(self, root: Path, directory: Path) -> None:
+        """Refuse a link among the directories below ``root``; note the ones to create."""
+        missing = []
+        while directory not in self._seen:
+            self._seen.add(directory)
+            below_root = root in directory.parents
+            if below_root and directory.is_symlink():
+                raise InstallerError(f"{directory}: is a link; nothing is written through it")
+            if not os.path.lexists(directory):
+                missing.append(directory)
+            elif not below_root:
+                break  # an existing directory at or above the root: its parents exist too
+            if directory.parent == directory:
+                break
+            directory = directory.parent
+        self.created.extend(reversed(missing))
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
         root = Path(self.scheme_dict[scheme])
         target = root / path
-        for parent in reversed(Path(path).parents):
-            if parent != Path() and (root / parent).is_symlink():
-                raise InstallerError(f"{root / parent}: is a link; nothing is written through it")
-        missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-        self.created.extend(reversed(missing))
-        if target.exists():
+        self._prepare_parents(root, target.parent)
+        if os.path.lexists(target):
             raise InstallerError(f"{target}: already exists and belongs to another distribution")
         self.created.append(target)
         return super().write_to_fs(scheme, path, stream, is_executable)
