@@ -4,6 +4,8 @@ test_wheel_tools.py and test_archive_safety.py)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wheelnext.installer.dedupe import set_wheel_version
 from wheelnext.installer.errors import InstallerError
@@ -88,3 +90,30 @@ def test_set_wheel_version_keeps_the_body() -> None:
     )
     wheel = b"Wheel-Version: 1.0\nGenerator: x\n"
     assert set_wheel_version(wheel, "2.0") == b"Wheel-Version: 2.0\nGenerator: x\n"
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 7)), max_size=8, unique_by=lambda e: e[0])
+)
+def test_accepted_exactly_when_every_chain_ends_at_a_file(edges: list[tuple[int, int]]) -> None:
+    """Random link graphs over names n0..n7 where n7 is the only file: check_links accepts
+    the set exactly when following links from every link reaches n7 (no cycle, no dangling)."""
+    links = [(f"p/n{a}", f"p/n{b}") for a, b in edges]
+    targets = dict(edges)
+
+    def reaches_file(start: int) -> bool:
+        seen, node = set(), start
+        while node in targets:
+            if node in seen:
+                return False
+            seen.add(node)
+            node = targets[node]
+        return node == 7
+
+    expected = all(reaches_file(a) for a in targets)
+    try:
+        check_links(links, {"p/n7"}, "p-1.0.dist-info", "LINKS")
+    except InstallerError:
+        assert not expected
+    else:
+        assert expected

@@ -155,6 +155,26 @@ def test_wn_installs_relative_links_and_records_them(tmp_path: Path, libwheel: P
     assert sorted(p.name for p in lib.iterdir()) == ["libfoo.so.2"]
 
 
+def test_deduped_install_reads_like_the_original(tmp_path: Path, libwheel: Path) -> None:
+    """Every path of the original wheel reads the same bytes after a deduped install."""
+    original = make_venv(tmp_path / "original")
+    assert install_from(original, libwheel.parent, "pkg").returncode == 0
+    linked = make_venv(tmp_path / "linked")
+    assert install_from(linked, deduped(tmp_path, libwheel).parent, "pkg").returncode == 0
+    package = site(original) / "pkg"
+    for path in sorted(p for p in package.rglob("*") if p.is_file()):
+        twin = site(linked) / "pkg" / path.relative_to(package)
+        assert twin.read_bytes() == path.read_bytes(), twin
+    on_disk = sum(
+        p.stat().st_size
+        for p in (site(linked) / "pkg").rglob("*")
+        if p.is_file() and not p.is_symlink()
+    )
+    assert on_disk == sum(p.stat().st_size for p in package.rglob("*") if p.is_file()) - 2 * len(
+        LIB
+    )
+
+
 def test_pip_uninstall_removes_links_not_targets(tmp_path: Path, libwheel: Path) -> None:
     venv = make_venv(tmp_path / "venv")
     assert install_from(venv, deduped(tmp_path, libwheel).parent, "pkg").returncode == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.installer.envs import wn, write_profile
+from tests.installer.forge import forge
 from tests.installer.index import Server, StaticIndex
 from tests.installer.wheels import build_wheel, variants_json
 
@@ -286,3 +287,20 @@ def test_usage_errors() -> None:
     assert (
         "no index or index group named 'nowhere' (known: ['default', 'index-url'])" in proc.stderr
     )
+
+
+def test_a_newer_wheel_format_is_skipped(server: Server, built: Path, venv: Path) -> None:
+    """PEP 777: a release whose wheel says Wheel-Version 3.0 (in its PEP 658 metadata) is
+    skipped with a warning, and resolution falls back to the older release."""
+    server.index("pypi").add(
+        forge(
+            built / "new", "fmt", "2.0", wheel_version="3.0", metadata_extra="Wheel-Version: 3.0\n"
+        ),
+        build_wheel(built, "fmt", "1.0"),
+    )
+    proc = install(server, venv, "fmt")
+    assert proc.returncode == 0, proc.stderr
+    assert "fmt-2.0-py3-none-any.whl: Wheel-Version 3.0 is newer than this installer reads" in (
+        proc.stderr
+    )
+    assert run_in(venv, "import fmt; print(fmt.VERSION)") == "1.0"

@@ -222,6 +222,12 @@ def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) 
             ) from None
 
 
+def wheel_version_supported(text: str | None) -> bool:
+    """Whether a ``Wheel-Version`` (None: not stated, so 1.x) has a major this installer reads."""
+    major = (text or "1").strip().partition(".")[0]
+    return major.isdigit() and int(major) in SUPPORTED_WHEEL_VERSIONS
+
+
 def parse_wheel_version(text: str | None, where: str) -> tuple[int, int]:
     """``Wheel-Version: X.Y`` as (X, Y)."""
     major, dot, minor = (text or "").strip().partition(".")

@@ -32,6 +32,7 @@ class DistMetadata:
     default_extra: frozenset[NormalizedName]
     requires_python: SpecifierSet | None
     raw: dict[str, object]
+    wheel_version: str | None = None  # PEP 777's field: the wheel format version, if stated
 
     @classmethod
     def parse(cls, data: bytes, origin: str) -> DistMetadata:
@@ -69,6 +70,7 @@ class DistMetadata:
             defaults,
             requires_python,
             {**dict(raw), **({"default_extra": sorted(defaults)} if defaults else {})},
+            next(iter(unparsed.get("wheel-version", [])), None),
         )
 
     def to_json(self) -> dict[str, object]:

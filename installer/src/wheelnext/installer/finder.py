@@ -29,7 +29,7 @@ from wheelnext.core.filenames import (
 from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
 from wheelnext.core.selector import Selector
-from wheelnext.installer.archive import corrupt_errors, open_zip
+from wheelnext.installer.archive import corrupt_errors, open_zip, wheel_version_supported
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
@@ -176,6 +176,14 @@ class Finder:
             ):
                 # the index did not say; METADATA does: skip the version, let resolution go on
                 LOG.info("%s %s requires Python %s; skipped", project, version, requires)
+                chosen = None
+            elif not wheel_version_supported(self.metadata(chosen).wheel_version):
+                # PEP 777: resolvers skip wheels of a newer format, and say so
+                LOG.warning(
+                    "%s: Wheel-Version %s is newer than this installer reads; skipped",
+                    chosen.filename,
+                    self.metadata(chosen).wheel_version,
+                )
                 chosen = None
         self._chosen[key] = chosen
         return chosen
