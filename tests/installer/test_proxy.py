@@ -52,7 +52,9 @@ def pypi_proxy(
     tmp_path: Path, server: Server, levels: list[str] | None
 ) -> AbstractContextManager[str]:
     """The proxy in front of the test index "pypi", selecting for a profile of ``levels``."""
-    return proxy("--upstream", server.url("pypi"), "--properties", str(profile(tmp_path, levels)))
+    return proxy(
+        "--upstream", server.url("pypi"), "--properties", str(write_profile(tmp_path, levels))
+    )
 
 
 def imported(venv: Path, module: str) -> str:
@@ -68,10 +70,6 @@ def pip_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProce
 
 def uv_install(venv: Path, index: str, *reqs: str) -> subprocess.CompletedProcess[str]:
     return client("uv", venv, "install", "--index-url", index, *reqs)
-
-
-def profile(tmp_path: Path, levels: list[str] | None) -> Path:
-    return write_profile(tmp_path, levels)
 
 
 @pytest.fixture
@@ -200,7 +198,7 @@ def test_index_groups_stop_dependency_confusion(
         "--upstream",
         server.url("public"),
         "--properties",
-        str(profile(tmp_path, ["v4", "v3"])),
+        str(write_profile(tmp_path, ["v4", "v3"])),
     ) as url:
         proc = pip_install(venv, url, "demo")
         assert proc.returncode == 0, proc.stderr
@@ -211,7 +209,7 @@ def test_index_groups_stop_dependency_confusion(
 def test_bad_upstream_and_usage(tmp_path: Path, server: Server) -> None:
     server.failing["down"] = 503
     with proxy(
-        "--upstream", server.url("down"), "--properties", str(profile(tmp_path, None))
+        "--upstream", server.url("down"), "--properties", str(write_profile(tmp_path, None))
     ) as url:
         response = httpx.get(f"{url}/demo/")
         assert response.status_code == 502

@@ -72,10 +72,6 @@ def demo(server: Server, built: Path) -> StaticIndex:
     return index
 
 
-def profile(tmp_path: Path, levels: list[str] | None) -> Path:
-    return write_profile(tmp_path, levels)
-
-
 @pytest.mark.parametrize(
     ("levels", "variant", "fastpath"),
     [
@@ -93,7 +89,7 @@ def test_installs_the_selected_variant_and_its_dependencies(  # noqa: PLR0917
     variant: str,
     fastpath: bool,
 ) -> None:
-    proc = install(server, venv, "demo", "--properties", str(profile(tmp_path, levels)))
+    proc = install(server, venv, "demo", "--properties", str(write_profile(tmp_path, levels)))
     assert proc.returncode == 0, proc.stderr
     assert f"Installed demo 2.0 [variant {variant}] from index-url" in proc.stdout
     assert (
@@ -120,7 +116,9 @@ def test_without_null_the_non_variant_wheel_is_used(
         build_wheel(built, "solo", "1.0"),
         variants_json(built, "solo", "1.0", {"v4": LEVELS["v4"]}, ["x86_64"]),
     )
-    proc = install(server, venv, "solo", "--properties", str(profile(tmp_path, ["v3", "v2", "v1"])))
+    proc = install(
+        server, venv, "solo", "--properties", str(write_profile(tmp_path, ["v3", "v2", "v1"]))
+    )
     assert proc.returncode == 0, proc.stderr
     assert run_in(venv, "import solo; print(solo.VARIANT)") == "None"
 
@@ -144,7 +142,7 @@ def test_report_is_pips_format_plus_the_variant(
         venv,
         "demo",
         "--properties",
-        str(profile(tmp_path, ["v3", "v2", "v1"])),
+        str(write_profile(tmp_path, ["v3", "v2", "v1"])),
         "--report",
         str(report),
         "--dry-run",

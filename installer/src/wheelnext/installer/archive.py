@@ -14,7 +14,7 @@ import logging
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -59,7 +59,7 @@ def corrupt_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [zipfile.BadZipFile, EOFError, zlib.error, OSError]
     module = zip_module()
     errors.append(module.BadZipFile)
-    if module is not zipfile or hasattr(zipfile, "ZIP_ZSTANDARD"):
+    if zstd_available():
         try:
             from compression.zstd import ZstdError  # type: ignore[import-not-found]
         except ImportError:
@@ -88,7 +88,9 @@ class ArchiveInfo:
 
     dist_info: str
     wheel_version: tuple[int, int]
+    root_is_purelib: bool
     members: frozenset[str]
+    record: Mapping[str, tuple[str, int]]  # member -> (RECORD hash, size), as verified
     uncompressed_size: int
     methods: frozenset[int]
     links: tuple[tuple[str, str], ...] = ()
@@ -120,8 +122,8 @@ def check_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
             source.validate_record(validate_contents=False)
         except InstallerLibraryError as exc:
             raise InstallerError(f"{path.name}: {exc}") from None
-        _check_contents(path, archive, infos, dist_info)
-        version = _wheel_version(path, archive, dist_info)
+        record = _check_contents(path, archive, infos, dist_info)
+        version, root_is_purelib = _wheel_file(path, archive, dist_info)
         links: tuple[tuple[str, str], ...] = ()
         names = frozenset(i.filename for i in infos if not i.is_dir())
         if f"{dist_info}/{LINKS_FILE}" in names:
@@ -138,7 +140,9 @@ def check_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
     return ArchiveInfo(
         dist_info,
         version,
+        root_is_purelib,
         names,
+        record,
         sum(i.file_size for i in infos),
         frozenset(i.compress_type for i in infos),
         links,
@@ -190,8 +194,11 @@ def _check_directory(path: Path, infos: list[Any], limits: Limits) -> None:
         )
 
 
-def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) -> None:
-    """Decompress every member once (bounded by its declared size) against RECORD."""
+def _check_contents(
+    path: Path, archive: Any, infos: list[Any], dist_info: str
+) -> dict[str, tuple[str, int]]:
+    """Decompress every member once (bounded by its declared size) against RECORD;
+    return the verified (hash, size) of every member RECORD lists with a hash."""
     from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 
     record_name = f"{dist_info}/RECORD"
@@ -201,6 +208,7 @@ def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) 
     except (InvalidRecordEntry, UnicodeDecodeError) as exc:
         raise InstallerError(f"{path.name}: invalid RECORD ({exc})") from None
     errors = corrupt_errors()
+    verified: dict[str, tuple[str, int]] = {}
     for info in infos:
         if info.is_dir():
             continue
@@ -213,6 +221,10 @@ def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) 
                             f"{path.name}: member {info.filename!r} does not match its "
                             "RECORD hash or size"
                         )
+                    verified[info.filename] = (
+                        f"{record.hash_.name}={record.hash_.value}",
+                        info.file_size,
+                    )
                 else:
                     while stream.read(2**20):
                         pass
@@ -220,6 +232,7 @@ def _check_contents(path: Path, archive: Any, infos: list[Any], dist_info: str) 
             raise InstallerError(
                 f"{path.name}: member {info.filename!r} is corrupt or truncated ({exc})"
             ) from None
+    return verified
 
 
 def wheel_version_supported(text: str | None) -> bool:
@@ -236,9 +249,9 @@ def parse_wheel_version(text: str | None, where: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def _wheel_version(path: Path, archive: Any, dist_info: str) -> tuple[int, int]:
-    """PEP 427/777: refuse an unknown major, warn on a newer minor, and METADATA's
-    ``Wheel-Version`` (when present) must equal WHEEL's."""
+def _wheel_file(path: Path, archive: Any, dist_info: str) -> tuple[tuple[int, int], bool]:
+    """WHEEL's version and ``Root-Is-Purelib``. PEP 427/777: refuse an unknown major, warn
+    on a newer minor, and METADATA's ``Wheel-Version`` (when present) must equal WHEEL's."""
     parser = BytesHeaderParser()
     wheel = parser.parsebytes(archive.read(f"{dist_info}/WHEEL"))
     version = parse_wheel_version(wheel["Wheel-Version"], f"{path.name}: {dist_info}/WHEEL")
@@ -261,4 +274,5 @@ def _wheel_version(path: Path, archive: Any, dist_info: str) -> tuple[int, int]:
                 f"{path.name}: METADATA says Wheel-Version {stated[0]}.{stated[1]}, "
                 f"WHEEL says {major}.{minor}"
             )
-    return version
+    root_is_purelib = (wheel["Root-Is-Purelib"] or "").strip().lower() == "true"
+    return version, root_is_purelib

@@ -9,8 +9,6 @@ a tree with missing names.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +53,7 @@ def dedupe(wheel: Path, destination: Path) -> DedupeResult:
     edit = WheelEdit(wheel)
     if edit.info.links:
         raise InstallerError(f"{wheel.name}: already has {edit.dist_info}/{LINKS_FILE}")
-    record = edit.read(f"{edit.dist_info}/RECORD").decode("utf-8")
-    contents = {}
-    for row in csv.reader(io.StringIO(record)):
-        if len(row) == 3 and row[1] and row[0] in edit.info.members:
-            contents[row[0]] = (row[1], int(row[2]))
+    contents = edit.info.record
     links = plan_dedupe(contents)
     size = wheel.stat().st_size
     if not links:

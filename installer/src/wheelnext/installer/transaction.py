@@ -18,7 +18,6 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
 from typing import BinaryIO
@@ -142,11 +141,9 @@ class Transaction:
                 )
             for warning in caught:  # e.g. installer skipping a shipped __pycache__ file
                 LOG.warning("%s: %s", wheel.name, warning.message)
-            wheel_file = HeaderParser().parsestr(source.read_dist_info("WHEEL"))
-        root_is_purelib = (wheel_file["Root-Is-Purelib"] or "").strip().lower() == "true"
         if not info.links:
             return None
-        root = Path(self.target.scheme["purelib" if root_is_purelib else "platlib"])
+        root = Path(self.target.scheme["purelib" if info.root_is_purelib else "platlib"])
         outcome = create_links(
             info.links,
             root,
