@@ -50,6 +50,11 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 API_VERSION = "1.1"
 
 
+def url_key(url: str) -> str:
+    """A short stable name for an upstream file: its token in URLs and its cache folder."""
+    return hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     """One file the proxy offers: the name installers see and the upstream file behind it."""
@@ -60,7 +65,7 @@ class Served:
 
     @property
     def token(self) -> str:
-        return hashlib.sha256(self.located.file.url.encode()).hexdigest()[:24]
+        return url_key(self.located.file.url)
 
 
 def _label_less(filename: str, wheel: WheelFilename) -> str:
@@ -137,7 +142,7 @@ class VariantProxy:
         self._pages: dict[str, tuple[float, list[Served]]] = {}
         self._files: dict[str, Served] = {}
         self._lock = threading.Lock()
-        self._fetch_lock = threading.Lock()
+        self._fetch_locks: dict[Path, threading.Lock] = {}  # one per file: others go on
 
     def project(self, project: str) -> list[Served] | None:
         """The files offered for ``project`` (None: no upstream lists it)."""
@@ -178,9 +183,10 @@ class VariantProxy:
     def fetch(self, located: Located) -> Path:
         """The upstream file on disk, downloaded once and verified against its hash."""
         entry = located.file
-        key = hashlib.sha256(entry.url.encode()).hexdigest()[:24]
-        destination = self.work / "files" / key / entry.filename
-        with self._fetch_lock:
+        destination = self.work / "files" / url_key(entry.url) / entry.filename
+        with self._lock:
+            lock = self._fetch_locks.setdefault(destination, threading.Lock())
+        with lock:
             if not destination.is_file():
                 self.http.download(entry.url, entry.hashes.get("sha256"), destination)
         return destination
