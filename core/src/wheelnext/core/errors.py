@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+MAX_LINE = 500
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` from outside (a provider, a server, an archive) made safe to print: control
+    and bidi characters become spaces, whitespace collapses, and it is cut at ``limit``."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 class WheelnextError(Exception):
     """Base class of every error wheelnext raises on purpose."""

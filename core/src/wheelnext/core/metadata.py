@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wheelnext.core import safejson
 from wheelnext.core.errors import (
     InconsistentMetadataError,
     InvalidLabelError,
@@ -107,10 +108,7 @@ def parse_metadata(
     """Validate variant metadata given as JSON text or an already decoded mapping."""
     try:
         if isinstance(data, bytes | str):
-            try:
-                data = json.loads(data)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise MetadataError(f"invalid JSON: {exc}") from None
+            data = safejson.loads(data)
         if not isinstance(data, Mapping):
             raise MetadataError("variant metadata must be a JSON object")
         if "$schema" not in data:

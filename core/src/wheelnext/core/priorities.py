@@ -94,6 +94,8 @@ def load_user_priorities(
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"{path}: {exc}") from None
+            except RecursionError:
+                raise ConfigError(f"{path}: nested too deeply") from None
             source = str(path)
             break
     unknown = set(data) - {"priorities", "providers"}

@@ -6,12 +6,12 @@ back into the same value, so ranking for another machine is the same code path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from wheelnext.core import safejson
 from wheelnext.core.errors import MetadataError
 
 Status = Literal["ok", "absent", "failed"]
@@ -126,9 +126,7 @@ class SupportedProperties:
         """Read a profile file written by ``wn-detect --json``."""
         path = Path(path)
         try:
-            data = json.loads(path.read_bytes())
+            data = safejson.loads(path.read_bytes(), str(path))
         except OSError as exc:
             raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise MetadataError(f"invalid JSON: {exc}", str(path)) from None
         return cls.from_json(data, source=str(path))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from wheelnext.core.errors import one_line
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
@@ -11,5 +13,5 @@ EXIT_USAGE = 2
 
 def fail(prog: str, message: str) -> int:
     """Print ``prog: error: message`` on one line to stderr; return the bad-input status."""
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"{prog}: error: {one_line(str(message), 2000)}", file=sys.stderr)
     return EXIT_BAD_INPUT
