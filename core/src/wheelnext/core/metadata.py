@@ -9,6 +9,7 @@ cross-key rules here), ``dump_metadata`` writes the version it was read as, and
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -94,6 +95,10 @@ class VariantMetadata:
 # ---------------------------------------------------------------- parsing
 
 
+class MetadataWarning(UserWarning):
+    """Something in a metadata document was read but ignored (interoperability)."""
+
+
 def _first_error(exc: Any) -> str:
     errors = exc.errors()
     first = errors[0]
@@ -114,6 +119,8 @@ def parse_metadata(
         if "$schema" not in data:
             raise MetadataError("missing '$schema'")
         schema = parse_schema_url(data["$schema"])
+        if schema.family == FAMILY_0_1 and "providers" in data:
+            data = _without_uv_providers(schema, data, source)
         return _from_model(schema, _validate_structure(schema, data))
     except MetadataError as exc:
         raise exc.with_source(source) if source else exc from None
@@ -129,6 +136,22 @@ def load_metadata(path: str | Path) -> VariantMetadata:
     except OSError as exc:
         raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     return parse_metadata(data, source=str(path))
+
+
+def _without_uv_providers(
+    schema: SchemaVersion, data: Mapping[str, Any], source: str | None
+) -> dict[str, Any]:
+    """uv's prototype writes a top-level ``providers`` into 0.1.x documents, which PEP 825
+    does not have: warn and drop it so the rest is read as the PEP says."""
+    if not isinstance(data["providers"], Mapping):
+        raise MetadataError("providers: must be a JSON object")
+    warnings.warn(
+        f"{source or 'variant metadata'}: ignoring the top-level 'providers' of a {schema} "
+        "document (PEP 825 has none; uv's prototype writes it)",
+        MetadataWarning,
+        stacklevel=3,
+    )
+    return {key: value for key, value in data.items() if key != "providers"}
 
 
 def _validate_structure(schema: SchemaVersion, data: Mapping[str, Any]) -> Any:
@@ -354,12 +377,32 @@ def _merge_maps(what: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[s
     return merged
 
 
+def _merge_priorities(
+    what: str,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    a_namespaces: tuple[str, ...],
+    b_namespaces: tuple[str, ...],
+) -> dict[str, Any]:
+    """PEP 825 0.1.0: feature/property priorities "can be added if they were not present
+    in the previous ``default-priorities.namespace``": only for namespaces new to the merge."""
+    merged = _merge_maps(what, a, b)
+    for ns in a.keys() ^ b.keys():
+        if ns in a_namespaces and ns in b_namespaces:
+            raise InconsistentMetadataError(
+                f"{what} {ns!r} is in only one document though both list namespace {ns!r}: "
+                "priorities may only be added for a namespace new to the merge"
+            )
+    return merged
+
+
 def merge_metadata(a: VariantMetadata, b: VariantMetadata) -> VariantMetadata:
     """Combine two documents of one release (PEP 825 "combining"; symmetric).
 
     Namespace lists must be equal or one must start with the other (the longer wins);
-    a label must map to the same property set in both; providers and priorities may
-    only be added for keys the other document lacks.
+    a label must map to the same property set in both; providers may only be added for
+    keys the other document lacks, feature/property priorities only for namespaces the
+    other document does not list.
     """
     if a.schema.family != b.schema.family:
         raise InconsistentMetadataError(
@@ -371,11 +414,19 @@ def merge_metadata(a: VariantMetadata, b: VariantMetadata) -> VariantMetadata:
         schema=schema,
         namespace_priorities=_merge_namespaces(a.namespace_priorities, b.namespace_priorities),
         variants=_merge_maps("variant label", a.variants, b.variants),
-        feature_priorities=_merge_maps(
-            "default-priorities.feature for", a.feature_priorities, b.feature_priorities
+        feature_priorities=_merge_priorities(
+            "default-priorities.feature for",
+            a.feature_priorities,
+            b.feature_priorities,
+            a.namespace_priorities,
+            b.namespace_priorities,
         ),
-        property_priorities=_merge_maps(
-            "default-priorities.property for", a.property_priorities, b.property_priorities
+        property_priorities=_merge_priorities(
+            "default-priorities.property for",
+            a.property_priorities,
+            b.property_priorities,
+            a.namespace_priorities,
+            b.namespace_priorities,
         ),
         providers=_merge_maps("provider of namespace", a.providers, b.providers),
     )

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from wheelnext.core.labels import LABEL_PATTERN
 from wheelnext.core.properties import FEATURE_PATTERN, NAMESPACE_PATTERN, VALUE_PATTERN
@@ -29,6 +36,12 @@ FeatureName = Annotated[str, StringConstraints(pattern=f"^{FEATURE_PATTERN}$")]
 Value = Annotated[str, StringConstraints(pattern=f"^{VALUE_PATTERN}$")]
 Label = Annotated[str, StringConstraints(pattern=f"^{LABEL_PATTERN}$")]
 Requirement = Annotated[str, StringConstraints(min_length=1)]
+# The entry-point object reference ``importable.module(:object.attr)?`` (spaces allowed
+# around the colon); ASCII identifiers only, so no look-alike module names get imported.
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*"
+OBJECT_REFERENCE_PATTERN = rf"{_DOTTED}(?: *: *{_DOTTED})?"
+ObjectReference = Annotated[str, StringConstraints(pattern=f"^{OBJECT_REFERENCE_PATTERN}$")]
 _UNIQUE = {"uniqueItems": True}
 
 ValueList = Annotated[
@@ -44,6 +57,8 @@ RequiresList = Annotated[list[Requirement], Field(min_length=1)]
 PropertyTree = dict[Namespace, dict[FeatureName, ValueList]]
 VariantsMap = dict[Label, PropertyTree]
 FeatureTree = dict[FeatureName, ValueList]
+# a provider's static list names at least one feature (``{}`` would say nothing)
+StaticFeatureTree = Annotated[FeatureTree, Field(min_length=1)]
 
 
 class _Model(BaseModel):
@@ -90,9 +105,9 @@ class ProviderV02(_Model):
     """A ``providers.{namespace}`` entry of the providers draft / variantlib 0.2.x."""
 
     requires: RequiresList | None = None
-    plugin_api: str | None = Field(default=None, alias="plugin-api")
-    optional: bool = False
-    static_properties: FeatureTree | None = Field(default=None, alias="static-properties")
+    plugin_api: ObjectReference | None = Field(default=None, alias="plugin-api")
+    optional: StrictBool = False
+    static_properties: StaticFeatureTree | None = Field(default=None, alias="static-properties")
     feature_order: FeatureList | None = Field(default=None, alias="feature-order")
     builtin: str | None = None
 
@@ -110,10 +125,10 @@ class ProviderV00(_Model):
     """A ``providers.{namespace}`` entry of variantlib 0.0.x / PEP 817."""
 
     requires: list[Requirement] = []
-    plugin_api: str | None = Field(default=None, alias="plugin-api")
-    optional: bool = False
+    plugin_api: ObjectReference | None = Field(default=None, alias="plugin-api")
+    optional: StrictBool = False
     enable_if: str | None = Field(default=None, alias="enable-if")
-    install_time: bool = Field(default=True, alias="install-time")
+    install_time: StrictBool = Field(default=True, alias="install-time")
 
 
 class VariantlibMetadataV00(_Model):
