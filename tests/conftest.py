@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +14,20 @@ from pathlib import Path
 import pytest
 
 InstallProvider = Callable[..., Path]
+_CACHE_HOME = "WHEELNEXT_TEST_CACHE_HOME"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every command a test runs (in-process or as a subprocess) caches under a fresh
+    folder of this session, never in the user's ``~/.cache``."""
+    home = tempfile.mkdtemp(prefix="wheelnext-test-cache-")
+    os.environ[_CACHE_HOME] = os.environ["XDG_CACHE_HOME"] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = os.environ.pop(_CACHE_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

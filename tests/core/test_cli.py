@@ -54,7 +54,7 @@ def mine(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.usefixtures("providers")
-@pytest.mark.parametrize("isolation", ["thread", "subprocess"])
+@pytest.mark.parametrize("isolation", ["process", "subprocess", "thread"])
 def test_wn_detect_json_contract(isolation: str) -> None:
     proc = run("wn-detect", "--json", "--isolation", isolation, env={"FICTIONAL_HW_GEN": "gen2"})
     assert proc.returncode == 0, proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_detects_from_recorded_sysfs_and_environment(fictional: Path, tmp_path: 
     assert forced.providers[0].features[0].values == ("gen3", "gen2", "gen1")
 
 
-@pytest.mark.parametrize("isolation", ["thread", "subprocess"])
+@pytest.mark.parametrize("isolation", ["process", "subprocess", "thread"])
 def test_each_failure_is_isolated(
     install_provider: InstallProvider, fictional: Path, isolation: str
 ) -> None:
@@ -111,8 +112,8 @@ def test_each_failure_is_isolated(
         got = by_dist[f"broken-{name}"]
         assert got.status == "failed", name
         expected = reason
-        if name == "hanging" and isolation == "subprocess":
-            expected = "timed out after 3s (subprocess killed)"
+        if name == "hanging" and isolation != "thread":
+            expected = "timed out after 3s (process killed)"
         assert expected in str(got.error), (name, got.error)
     assert elapsed < 10  # the hanging provider was abandoned, not waited for
 
@@ -225,3 +226,47 @@ def test_object_references() -> None:
         parse_object_reference("a b:c")
     with pytest.raises(ProviderError, match="cannot load 'no_such_module_xyz'"):
         load_object("no_such_module_xyz")
+
+
+@pytest.mark.parametrize("xdg", [None, "/somewhere/cache", "relative/cache", " "])
+def test_cache_dir_is_platformdirs_user_cache_dir(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platformdirs import user_cache_dir
+
+    from wheelnext.core.detect_cache import cache_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert cache_dir() == Path(user_cache_dir("wheelnext")) / "detect"
+
+
+def test_detect_caches_ok_answers_and_reruns_failed_ones(
+    install_provider: InstallProvider,
+    fictional: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wheelnext.core import detection
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FICTIONAL_HW_GEN", "gen2")
+    install_broken(install_provider, "raising")
+    monkeypatch.setattr(detection, "_cache", {})
+    first = {r.distribution: r for r in detect().providers}
+    (stored,) = (tmp_path / "cache" / "wheelnext" / "detect").glob("*.json")
+    doc = json.loads(stored.read_text())
+    kept = {e["source"][3]: e["result"] for e in doc["entries"]}
+    assert kept["broken-raising"] is None  # failed: runs again next time
+    assert kept["fictional-hw-provider"]["features"][0]["values"] == ["gen2", "gen1"]
+    assert first["broken-raising"].status == "failed"
+    monkeypatch.setattr(detection, "_cache", {})
+    again = {r.distribution: r for r in detect().providers}
+    assert again == first
+    monkeypatch.setenv("WHEELNEXT_NO_DETECT_CACHE", "1")
+    monkeypatch.setattr(detection, "_cache", {})
+    stored.unlink()
+    detect()
+    assert not stored.exists()  # disabled: neither read nor written

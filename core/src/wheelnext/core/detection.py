@@ -1,38 +1,42 @@
 """Calling providers, each on its own, and turning their answers into SupportedProperties.
 
-Every provider gets its own ``pluggy.PluginManager`` and runs under a time limit, in a
-daemon thread (default) or a subprocess (``isolation="subprocess"``, which can also stop
-a provider that hangs in C code). Anything a provider does wrong marks that provider
-``failed`` with the reason; the others are unaffected. Results are cached per process.
+By default (``isolation="process"``) every provider runs in its own child process, in its
+own process group, under a hard deadline (``wheelnext.core.isolation``): a provider that
+crashes, hangs in C code, exits, prints or forks affects only its own status. Answers of
+the live machine are cached on disk (``wheelnext.core.detect_cache``) and per process.
+``isolation="thread"`` runs providers in daemon threads of this process (embedding and
+tests only: no protection from a provider that exits, holds the GIL or crashes).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pluggy
-
-from wheelnext.core import hookspecs
 from wheelnext.core.discovery import ProviderSource, discover, load_object
-from wheelnext.core.errors import ProviderError, WheelnextError
+from wheelnext.core.errors import ProviderError, WheelnextError, one_line
 from wheelnext.core.properties import VariantProperty
 from wheelnext.core.providers import Absent, DetectContext, DetectedFeature, ProviderDescription
 from wheelnext.core.supported import ProviderResult, SupportedFeature, SupportedProperties
 
+if TYPE_CHECKING:
+    import pluggy
+
 DEFAULT_TIMEOUT = 5.0
-Isolation = Literal["thread", "subprocess"]
+Isolation = Literal["process", "subprocess", "thread"]
+ISOLATIONS: tuple[Isolation, ...] = ("process", "subprocess", "thread")
 
 _cache: dict[tuple[Any, ...], SupportedProperties] = {}
 
 
 def _plugin_manager(provider: object, name: str) -> pluggy.PluginManager:
+    import pluggy
+
+    from wheelnext.core import hookspecs
+
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     try:
@@ -122,7 +126,7 @@ def describe_source(source: ProviderSource) -> ProviderDescription:
 
 
 def run_source(source: ProviderSource, context: DetectContext) -> ProviderResult:
-    """Load and call one provider in this process; never raises."""
+    """Load and call one provider in this process; never raises an ``Exception``."""
     namespace = source.name
     try:
         pm, description = _describe(provider_object(source), source.name)
@@ -131,7 +135,12 @@ def run_source(source: ProviderSource, context: DetectContext) -> ProviderResult
         if answer is None or isinstance(answer, Absent):
             reason = answer.reason if isinstance(answer, Absent) and answer.reason else None
             return ProviderResult(
-                namespace, "absent", (), source.distribution, source.version, reason
+                namespace,
+                "absent",
+                (),
+                source.distribution,
+                source.version,
+                None if reason is None else one_line(str(reason)),
             )
         multi = {f.name: f.multi_value for f in description.features}
         features = tuple(
@@ -139,49 +148,37 @@ def run_source(source: ProviderSource, context: DetectContext) -> ProviderResult
         )
         return ProviderResult(namespace, "ok", features, source.distribution, source.version)
     except Exception as exc:  # a provider's failure is data, never fatal
-        reason = str(exc) if isinstance(exc, WheelnextError) else f"{type(exc).__name__}: {exc}"
-        return ProviderResult(namespace, "failed", (), source.distribution, source.version, reason)
+        return failed(source, error_text(exc), namespace)
 
 
-def _run_in_subprocess(
-    source: ProviderSource, context: DetectContext, timeout: float
-) -> ProviderResult:
-    request = {
-        "name": source.name,
-        "ref": source.ref,
-        "kind": source.kind,
-        "distribution": source.distribution,
-        "version": source.version,
-        "sysroot": str(context.sysroot),
-        "environ": dict(context.environ),
-    }
+def error_text(exc: BaseException) -> str:
+    """One sanitised line saying what a provider raised."""
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "wheelnext.core._isolated_child"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return _failed(source, f"timed out after {timeout:g}s (subprocess killed)")
-    if proc.stderr:  # a provider's own diagnostics stay visible, as in thread mode
-        sys.stderr.write(proc.stderr)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        return _failed(source, f"provider subprocess failed: {last}")
+        text = str(exc) if isinstance(exc, WheelnextError) else f"{type(exc).__name__}: {exc}"
+    except Exception:  # a hostile __str__
+        text = type(exc).__name__
+    return one_line(text).removesuffix(":").strip() or type(exc).__name__
+
+
+def warn(message: str) -> None:
+    """``wheelnext: warning: MESSAGE`` on stderr, as one sanitised line."""
     try:
-        (result,) = SupportedProperties.from_json(
-            {"providers": [json.loads(proc.stdout)]}
-        ).providers
-    except (ValueError, WheelnextError) as exc:
-        return _failed(source, f"provider subprocess answered garbage: {exc}")
-    return result
+        sys.stderr.write(f"wheelnext: warning: {one_line(message, 400)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed stderr must not stop detection
+        pass
 
 
-def _failed(source: ProviderSource, reason: str) -> ProviderResult:
-    return ProviderResult(source.name, "failed", (), source.distribution, source.version, reason)
+def failed(source: ProviderSource, reason: str, namespace: str | None = None) -> ProviderResult:
+    """``source`` marked failed with ``reason`` (sanitised to one line)."""
+    return ProviderResult(
+        namespace or source.name,
+        "failed",
+        (),
+        source.distribution,
+        source.version,
+        one_line(reason) or "failed",
+    )
 
 
 def _resolve_conflicts(results: list[ProviderResult]) -> list[ProviderResult]:
@@ -208,45 +205,91 @@ def _resolve_conflicts(results: list[ProviderResult]) -> list[ProviderResult]:
     return out
 
 
-def detect(
-    sources: Sequence[ProviderSource] | None = None,
-    *,
-    context: DetectContext | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    isolation: Isolation = "thread",
-) -> SupportedProperties:
-    """Run every provider (discovered ones by default) concurrently, each isolated."""
-    cache_key = None
-    if sources is None and context is None:
-        cache_key = (timeout, isolation)
-        if cache_key in _cache:
-            return _cache[cache_key]
-    sources = discover() if sources is None else list(sources)
-    context = DetectContext() if context is None else context
+def _run_in_threads(
+    sources: Sequence[ProviderSource], context: DetectContext, timeout: float
+) -> list[ProviderResult]:
+    """Opt-in thread mode: no protection from exits, crashes or the GIL."""
+    import threading
+
     results: list[ProviderResult | None] = [None] * len(sources)
 
     def work(index: int, source: ProviderSource) -> None:
-        if isolation == "subprocess":
-            results[index] = _run_in_subprocess(source, context, timeout)
-        else:
-            results[index] = run_source(source, context)
+        results[index] = run_source(source, context)
 
     threads = [
         threading.Thread(target=work, args=(i, s), daemon=True, name=f"wheelnext-{s.name}")
         for i, s in enumerate(sources)
     ]
-    deadline = time.monotonic() + timeout + (5.0 if isolation == "subprocess" else 0.0)
+    deadline = time.monotonic() + timeout
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    final = [
-        result if result is not None else _failed(source, f"timed out after {timeout:g}s")
+    return [
+        result if result is not None else failed(source, f"timed out after {timeout:g}s")
         for source, result in zip(sources, results, strict=True)
     ]
-    supported = SupportedProperties(tuple(_resolve_conflicts(final)))
-    if cache_key is not None:
-        _cache[cache_key] = supported
+
+
+def _run(
+    sources: Sequence[ProviderSource],
+    context: DetectContext,
+    timeout: float,
+    isolation: Isolation,
+) -> list[ProviderResult]:
+    if not sources:
+        return []
+    if isolation == "thread":
+        return _run_in_threads(sources, context, timeout)
+    from wheelnext.core.isolation import run_isolated
+
+    return run_isolated(sources, context, timeout, spawn=isolation == "subprocess")
+
+
+def detect(
+    sources: Sequence[ProviderSource] | None = None,
+    *,
+    context: DetectContext | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    isolation: Isolation = "process",
+    use_cache: bool | None = None,
+    warn_failures: bool = True,
+) -> SupportedProperties:
+    """Run every provider (discovered ones by default) concurrently, each isolated.
+
+    ``use_cache`` (default: on for discovered providers on the live machine, off when
+    ``WHEELNEXT_NO_DETECT_CACHE`` is set) reuses answers stored on disk by an earlier run;
+    only ``ok`` and ``absent`` answers are stored, so a failed provider runs again.
+    Each failed provider is reported on stderr (one line) unless ``warn_failures`` is
+    False, so that no caller degrades to a baseline wheel without saying why.
+    """
+    if isolation not in ISOLATIONS:
+        raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}")
+    memo_key = None
+    if sources is None and context is None:
+        memo_key = (timeout, isolation, use_cache)
+        if memo_key in _cache:
+            return _cache[memo_key]
+    context = DetectContext() if context is None else context
+    from wheelnext.core import detect_cache
+
+    if use_cache is None:
+        use_cache = sources is None and context.live and not detect_cache.disabled()
+    if use_cache and sources is None:
+        final = detect_cache.detect_cached(
+            context, lambda todo: _run(todo, context, timeout, isolation), _resolve_conflicts
+        )
+    else:
+        todo = discover() if sources is None else list(sources)
+        final = _resolve_conflicts(_run(todo, context, timeout, isolation))
+    if warn_failures:
+        for result in final:
+            if result.status == "failed":
+                who = f"'{result.namespace}' ({result.distribution or 'unknown distribution'})"
+                warn(f"provider {who} failed: {result.error}")
+    supported = SupportedProperties(tuple(final))
+    if memo_key is not None:
+        _cache[memo_key] = supported
     return supported
 
 
@@ -262,7 +305,10 @@ class PropertyDescription:
 def describe_property(
     prop: VariantProperty, sources: Sequence[ProviderSource] | None = None
 ) -> PropertyDescription | None:
-    """Ask the provider of ``prop``'s namespace to explain ``prop`` (None: no provider)."""
+    """Ask the provider of ``prop``'s namespace to explain ``prop`` (None: no provider).
+
+    This runs provider code in this process (``wn-detect --explain`` only).
+    """
     for source in discover() if sources is None else sources:
         try:
             pm = _plugin_manager(provider_object(source), source.name)
@@ -277,10 +323,10 @@ def describe_property(
         try:
             text = pm.hook.wheelnext_describe(prop=prop)
         except Exception as exc:
-            return PropertyDescription(source, None, f"{type(exc).__name__}: {exc}")
+            return PropertyDescription(source, None, error_text(exc))
         if text is not None and not isinstance(text, str):
             return PropertyDescription(
                 source, None, f"wheelnext_describe returned {type(text).__name__}"
             )
-        return PropertyDescription(source, text)
+        return PropertyDescription(source, None if text is None else one_line(text))
     return None

@@ -13,8 +13,8 @@ from functools import reduce
 from typing import Literal
 
 from wheelnext.core.errors import ProviderError
-from wheelnext.core.hookspecs import ENTRY_POINT_GROUP
 
+ENTRY_POINT_GROUP = "wheelnext.providers"  # = hookspecs.ENTRY_POINT_GROUP, without pluggy
 STANDARD_GROUP = "variant_plugins"
 _REF_RE = re.compile(r"\s*(?P<module>[\w.]+)\s*(?::\s*(?P<attr>[\w.]+)\s*)?")
 

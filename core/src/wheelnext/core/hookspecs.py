@@ -7,7 +7,7 @@ the entry-point group ``wheelnext.providers``::
     fpga = "acme_fpga_provider.plugin"
 
 Core gives every provider its own ``pluggy.PluginManager`` and calls it alone, under a
-time limit (in a thread, or in a subprocess when asked). Whatever a provider does wrong,
+time limit, in its own process (``wheelnext.core.isolation``). Whatever it does wrong,
 raising, returning the wrong type, answering a feature or value it did not declare, or
 taking too long, marks only that provider *failed* with a reason; the others go on.
 """

@@ -2,6 +2,8 @@
 
 ``--json`` prints the profile document (``{"providers": [...]}``) that ``--properties``
 options elsewhere read back. Exit 0 even when a provider failed (its status says so).
+Each provider runs in its own process (``--isolation``); answers are cached on disk
+(``--no-cache`` bypasses the cache). A closed stdout (``| head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +19,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wheelnext.core.providers import DetectContext
     from wheelnext.core.supported import SupportedProperties
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return value
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -32,16 +46,22 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="time limit for each provider (default 5)",
     )
     parser.add_argument(
         "--isolation",
-        choices=("thread", "subprocess"),
-        default="thread",
-        help="run each provider in a thread (default) or its own subprocess",
+        choices=("process", "subprocess", "thread"),
+        default="process",
+        help="run each provider in its own process (default: forked; 'subprocess': a fresh "
+        "interpreter) or, unprotected, in a thread of this one",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every provider now, neither reading nor writing the detection cache",
     )
     parser.add_argument(
         "--explain",
@@ -62,6 +82,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 def _table(supported: SupportedProperties) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not supported.providers:
@@ -76,14 +97,14 @@ def _table(supported: SupportedProperties) -> None:
         rows = [(f.name, ", ".join(f.values)) for f in result.features] or [("", "")]
         for i, (feature, values) in enumerate(rows):
             first = i == 0
-            table.add_row(
+            cells = (  # Text: what a provider said is never read as rich markup
                 result.namespace if first else "",
                 status if first else "",
                 provider if first else "",
                 feature,
                 values,
-                end_section=i == len(rows) - 1,
             )
+            table.add_row(*(Text(cell) for cell in cells), end_section=i == len(rows) - 1)
     console.print(table)
 
 
@@ -109,6 +130,8 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
             context=context,
             timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
             isolation=args.isolation,
+            use_cache=False,
+            warn_failures=False,
         )
     result = next((r for r in supported.providers if r.namespace == prop.namespace), None)
     values = (
@@ -148,25 +171,53 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    args = _parser(prog).parse_args(argv)
-    from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
-    from wheelnext.core.providers import DetectContext
+    try:
+        status = _main(argv, prog)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return status
+    except BrokenPipeError:  # `wn-detect --json | head -1`: the reader is gone; end quietly
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())  # so the flush at exit does not fail again
+        os.close(null)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: the provider processes are already gone
+        return 130
 
-    context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
+
+def _cached() -> SupportedProperties | None:
+    """Every answer from the detection cache, or None (imports no provider machinery)."""
+    from wheelnext.core.detect_cache import lookup
+    from wheelnext.core.supported import SupportedProperties
+
+    results = lookup()
+    return None if results is None else SupportedProperties(tuple(results))
+
+
+def _main(argv: list[str] | None, prog: str | None) -> int:
+    args = _parser(prog).parse_args(argv)
+    context = None
+    if args.sysroot or args.explain:
+        from wheelnext.core.providers import DetectContext
+
+        context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
     if args.explain:
         return _explain(args, prog or "wn-detect", context)
-    # providers that print must not corrupt --json: their stdout goes to stderr
-    with contextlib.redirect_stdout(sys.stderr):
-        supported = detect(
-            context=context,
-            timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
-            isolation=args.isolation,
-        )
+    supported = None if args.no_cache or context else _cached()
+    if supported is None:  # providers that print must not corrupt --json
+        from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
+
+        with contextlib.redirect_stdout(sys.stderr):
+            supported = detect(
+                context=context,
+                timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+                isolation=args.isolation,
+                use_cache=False if args.no_cache else None,
+                warn_failures=False,  # the status column says it
+            )
     if args.namespace:
         supported = supported.only(args.namespace)
     if args.json:
-        json.dump(supported.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(supported.to_json(), indent=2) + "\n")
     else:
         _table(supported)
     return 0
