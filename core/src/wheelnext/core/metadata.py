@@ -1,18 +1,28 @@
 """Variant metadata: ``*.dist-info/variant.json`` and ``{name}-{version}-variants.json``.
 
 One normalised, immutable model (``VariantMetadata``) for every supported format version;
-``parse_metadata``/``load_metadata`` validate (structure through the pydantic models, the
-cross-key rules here), ``dump_metadata`` writes the version it was read as, and
-``merge_metadata`` combines documents with PEP 825's rules.
+``parse_metadata``/``load_metadata`` validate (structure as the pydantic models in
+``metadata_models`` define it, the cross-key rules here), ``dump_metadata`` writes the
+version it was read as, and ``merge_metadata`` combines documents with PEP 825's rules.
+
+Loading is built for 100,000-variant files: each property is checked once (a document
+repeats the same few hundred), repeated JSON objects are shared while decoding, the
+grouped form the ranking needs is built straight from the JSON, and the collector is
+paused meanwhile. A document this fast reader does not accept goes through the pydantic
+models and the original code, so errors keep their exact wording.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from wheelnext.core import safejson
@@ -22,9 +32,12 @@ from wheelnext.core.errors import (
     MetadataError,
     WheelnextError,
 )
-from wheelnext.core.labels import check_label_matches, validate_label
-from wheelnext.core.ordering import GroupedProperties, group_properties
+from wheelnext.core.labels import LABEL_PATTERN, NULL_LABEL, check_label_matches, validate_label
+from wheelnext.core.ordering import FeatureKey, GroupedProperties, group_properties
 from wheelnext.core.properties import (
+    FEATURE_PATTERN,
+    NAMESPACE_PATTERN,
+    VALUE_PATTERN,
     VariantProperty,
     properties_from_tree,
     properties_to_tree,
@@ -32,12 +45,19 @@ from wheelnext.core.properties import (
 from wheelnext.core.schema_versions import (
     FAMILY_0_0,
     FAMILY_0_1,
+    FAMILY_0_2,
     SchemaVersion,
     parse_schema_url,
 )
 
 FeaturePriorities = Mapping[str, tuple[str, ...]]
 PropertyPriorities = Mapping[str, Mapping[str, tuple[str, ...]]]
+
+# The entry-point object reference ``importable.module(:object.attr)?`` (spaces allowed
+# around the colon); ASCII identifiers only, so no look-alike module names get imported.
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*"
+OBJECT_REFERENCE_PATTERN = rf"{_DOTTED}(?: *: *{_DOTTED})?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +92,10 @@ class VariantMetadata:
 
     def __post_init__(self) -> None:
         # each variant's properties folded by feature once, reused by every ranking
-        groups = {label: group_properties(props) for label, props in self.variants.items()}
+        if isinstance(self.variants, _VariantSets):
+            groups = self.variants.groups
+        else:
+            groups = {label: group_properties(props) for label, props in self.variants.items()}
         object.__setattr__(self, "groups", groups)
 
     @property
@@ -90,6 +113,44 @@ class VariantMetadata:
                 f"'variants' must contain exactly the label {label!r} of the wheel, "
                 f"found {sorted(self.variants)}"
             )
+
+
+class _VariantSets(Mapping[str, frozenset[VariantProperty]]):
+    """``VariantMetadata.variants`` of a loaded document: label -> property set, built on
+    demand from the grouped form, which is all the loader keeps (a frozenset per variant
+    would triple the memory of a 100,000-variant file)."""
+
+    __slots__ = ("_properties", "groups")
+
+    def __init__(self, groups: dict[str, GroupedProperties]) -> None:
+        self.groups = groups
+        self._properties: dict[tuple[str, str, str], VariantProperty] = {}
+
+    def _property(self, namespace: str, feature: str, value: str) -> VariantProperty:
+        key = (namespace, feature, value)
+        prop = self._properties.get(key)
+        if prop is None:
+            prop = self._properties[key] = VariantProperty(namespace, feature, value)
+        return prop
+
+    def __getitem__(self, label: str) -> frozenset[VariantProperty]:
+        return frozenset(
+            self._property(ns, feature, value)
+            for (ns, feature), values in self.groups[label]
+            for value in values
+        )
+
+    def __contains__(self, label: object) -> bool:
+        return label in self.groups
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 # ---------------------------------------------------------------- parsing
@@ -112,20 +173,66 @@ def parse_metadata(
 ) -> VariantMetadata:
     """Validate variant metadata given as JSON text or an already decoded mapping."""
     try:
-        if isinstance(data, bytes | str):
-            data = safejson.loads(data)
-        if not isinstance(data, Mapping):
-            raise MetadataError("variant metadata must be a JSON object")
-        if "$schema" not in data:
-            raise MetadataError("missing '$schema'")
-        schema = parse_schema_url(data["$schema"])
-        if schema.family == FAMILY_0_1 and "providers" in data:
-            data = _without_uv_providers(schema, data, source)
-        return _from_model(schema, _validate_structure(schema, data))
+        with collector_paused():
+            return _parse(data, source)
     except MetadataError as exc:
         raise exc.with_source(source) if source else exc from None
     except WheelnextError as exc:  # property / label rules broken inside the document
         raise MetadataError(str(exc), source) from None
+
+
+def _parse(data: bytes | str | Mapping[str, Any], source: str | None) -> VariantMetadata:
+    if isinstance(data, bytes | str):
+        fast = _read_fast(safejson.loads(data, object_pairs_hook=_Sharer().share), source)
+        # anything it does not accept: the models judge, and word, the plain JSON
+        return fast or _read_with_models(safejson.loads(data), source)
+    return _read_fast(data, source) or _read_with_models(data, source)
+
+
+def _read_fast(data: Any, source: str | None) -> VariantMetadata | None:
+    """The fast reader's result, or None for anything it does not accept as it stands."""
+    if type(data) is not dict or "$schema" not in data:
+        return None
+    try:
+        schema = parse_schema_url(data["$schema"])
+    except WheelnextError:
+        return None
+    uv_providers = schema.family == FAMILY_0_1 and "providers" in data
+    if uv_providers:
+        if type(data["providers"]) is not dict:
+            return None
+        data = {key: value for key, value in data.items() if key != "providers"}
+    md = _FastReader(schema).read(data)
+    if md is not None and uv_providers:
+        _warn_uv_providers(schema, source, stacklevel=5)
+    return md
+
+
+def _read_with_models(data: Any, source: str | None) -> VariantMetadata:
+    """The pydantic models, then the cross-key rules: exact error wording for any document."""
+    if not isinstance(data, Mapping):
+        raise MetadataError("variant metadata must be a JSON object")
+    if "$schema" not in data:
+        raise MetadataError("missing '$schema'")
+    schema = parse_schema_url(data["$schema"])
+    if schema.family == FAMILY_0_1 and "providers" in data:
+        data = _without_uv_providers(schema, data, source)
+    return _from_model(schema, _validate_structure(schema, data))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Loading and ranking create a million small containers and no cycles; the cyclic
+    collector would walk all of them again and again (4x the load time at 100,000
+    variants). Re-enabled afterwards only if it was enabled before."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def load_metadata(path: str | Path) -> VariantMetadata:
@@ -145,13 +252,18 @@ def _without_uv_providers(
     does not have: warn and drop it so the rest is read as the PEP says."""
     if not isinstance(data["providers"], Mapping):
         raise MetadataError("providers: must be a JSON object")
+    _warn_uv_providers(schema, source, stacklevel=6)
+    return {key: value for key, value in data.items() if key != "providers"}
+
+
+def _warn_uv_providers(schema: SchemaVersion, source: str | None, *, stacklevel: int) -> None:
+    """Point at the caller of ``parse_metadata`` (``stacklevel`` counts the readers between)."""
     warnings.warn(
         f"{source or 'variant metadata'}: ignoring the top-level 'providers' of a {schema} "
         "document (PEP 825 has none; uv's prototype writes it)",
         MetadataWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
-    return {key: value for key, value in data.items() if key != "providers"}
 
 
 def _validate_structure(schema: SchemaVersion, data: Mapping[str, Any]) -> Any:
@@ -172,10 +284,314 @@ def _validate_structure(schema: SchemaVersion, data: Mapping[str, Any]) -> Any:
         raise MetadataError(_first_error(exc)) from None
 
 
+class _Sharer:
+    """A ``json.loads`` object hook that shares repeated objects whose values are all
+    arrays of strings (``{feature: [values]}``, as every variant repeats them) and the
+    arrays themselves, as tuples: a 100,000-variant file decodes into a tenth of the
+    memory, and the checker sees each distinct one once."""
+
+    __slots__ = ("_arrays", "_objects")
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._objects: dict[tuple[tuple[str, tuple[str, ...]], ...], dict[str, Any]] = {}
+
+    def share(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        arrays = self._arrays
+        items = []
+        for key, value in pairs:
+            if type(value) is not list:
+                return dict(pairs)
+            array = tuple(value)
+            try:
+                shared = arrays.get(array)
+            except TypeError:  # an array of arrays or objects
+                return dict(pairs)
+            if shared is None:
+                for item in array:
+                    if type(item) is not str:
+                        return dict(pairs)
+                shared = arrays[array] = array
+            items.append((key, shared))
+        frozen = tuple(items)
+        found = self._objects.get(frozen)
+        if found is None:
+            found = self._objects[frozen] = dict(frozen)
+        return found
+
+
+class _Refused(Exception):
+    """The fast reader does not accept the document (the models then decide)."""
+
+
+_NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
+_FEATURE_RE = re.compile(FEATURE_PATTERN)
+_VALUE_RE = re.compile(VALUE_PATTERN)
+_LABEL_RE = re.compile(LABEL_PATTERN)
+_OBJECT_REFERENCE_RE = re.compile(OBJECT_REFERENCE_PATTERN)
+_ARRAY = (list, tuple)
+
+_TOP_KEYS = {  # per format family: the keys allowed (by alias), the keys required
+    FAMILY_0_0: (
+        {"$schema", "default-priorities", "providers", "static-properties", "variants"},
+        set(),
+    ),
+    FAMILY_0_1: ({"$schema", "default-priorities", "variants"}, {"default-priorities", "variants"}),
+    FAMILY_0_2: (
+        {"$schema", "default-priorities", "providers", "variants"},
+        {"default-priorities", "providers", "variants"},
+    ),
+}
+_V02_PROVIDER_KEYS = frozenset(
+    {"requires", "plugin-api", "optional", "static-properties", "feature-order", "builtin"}
+)
+_V00_PROVIDER_KEYS = frozenset({"requires", "plugin-api", "optional", "enable-if", "install-time"})
+
+
+class _FastReader:
+    """Checks a decoded document against exactly the rules of the ``metadata_models`` model
+    of its format, then builds ``VariantMetadata`` as ``_from_model`` does, without pydantic.
+
+    Only plain JSON types are taken (dict, list or tuple, str, bool, None); anything else,
+    and every rule broken, is ``_Refused`` and left to the models, which then word the
+    error. So it accepts a subset of what the models accept, with the same result
+    (tests/core/test_fast_metadata.py checks both against each other).
+    """
+
+    def __init__(self, schema: SchemaVersion) -> None:
+        self.schema = schema
+        self._checked: set[tuple[str, ...]] = set()  # value arrays already checked
+        self._pairs: dict[tuple[str, str, tuple[str, ...]], tuple[FeatureKey, tuple[str, ...]]] = {}
+        self._features: dict[tuple[str, int], tuple[tuple[FeatureKey, tuple[str, ...]], ...]] = {}
+
+    def read(self, data: Mapping[str, Any]) -> VariantMetadata | None:
+        try:
+            return self._read(data)
+        except (_Refused, WheelnextError, TypeError):  # TypeError: unhashable, not str
+            return None
+
+    # -- plain JSON values --------------------------------------------------------
+
+    @staticmethod
+    def _object(node: object, keys: frozenset[str] | set[str] | None = None) -> dict[str, Any]:
+        if type(node) is not dict or (keys is not None and not node.keys() <= keys):
+            raise _Refused
+        return node
+
+    @staticmethod
+    def _names(node: Any, regex: re.Pattern[str], *, empty: bool = False) -> tuple[str, ...]:
+        """A unique array of strings matching ``regex`` (non-empty unless ``empty``)."""
+        if type(node) not in _ARRAY:
+            raise _Refused
+        names = tuple(node)
+        if not names and not empty:
+            raise _Refused
+        for name in names:
+            if type(name) is not str or not regex.fullmatch(name):
+                raise _Refused
+        if len(set(names)) != len(names):
+            raise _Refused
+        return names
+
+    def _values(self, node: object) -> tuple[str, ...]:
+        """A ValueList (as given, not sorted); each distinct shared array is checked once."""
+        if type(node) is tuple and node in self._checked:
+            return node
+        values = self._names(node, _VALUE_RE)
+        if type(node) is tuple:
+            self._checked.add(values)
+        return values
+
+    @staticmethod
+    def _text(node: object) -> str:
+        if type(node) is not str or not node.isascii():
+            raise _Refused  # the models decide on unusual text (lone surrogates)
+        return node
+
+    def _feature_tree(self, node: object, *, empty: bool = True) -> dict[str, tuple[str, ...]]:
+        tree = self._object(node)
+        if not tree and not empty:
+            raise _Refused
+        out = {}
+        for feature, values in tree.items():
+            if not _FEATURE_RE.fullmatch(feature):
+                raise _Refused
+            out[feature] = self._values(values)
+        return out
+
+    def _namespace_map(self, node: object) -> dict[str, Any]:
+        tree = self._object(node)
+        for ns in tree:
+            if not _NAMESPACE_RE.fullmatch(ns):
+                raise _Refused
+        return tree
+
+    # -- the document ---------------------------------------------------------------
+
+    def _read(self, data: Mapping[str, Any]) -> VariantMetadata:
+        schema = self.schema
+        family = schema.family
+        allowed, required = _TOP_KEYS[family]
+        doc = self._object(data, allowed)
+        if not required <= doc.keys():
+            raise _Refused
+        legacy = family == FAMILY_0_0
+
+        prio = self._object(
+            doc.get("default-priorities", {}),
+            {"namespace", "feature", "property"}
+            if schema.has_feature_priorities
+            else {"namespace"},
+        )
+        if "namespace" not in prio and not legacy:
+            raise _Refused
+        namespaces = self._names(prio.get("namespace", ()), _NAMESPACE_RE, empty=legacy)
+        feature_prio: dict[str, tuple[str, ...]] = {}
+        if prio.get("feature") is not None:
+            for ns, names in self._namespace_map(prio["feature"]).items():
+                feature_prio[ns] = self._names(names, _FEATURE_RE)
+        property_prio: dict[str, dict[str, tuple[str, ...]]] = {}
+        if prio.get("property") is not None:
+            for ns, feats in self._namespace_map(prio["property"]).items():
+                property_prio[ns] = {f: tuple(vs) for f, vs in self._feature_tree(feats).items()}
+
+        providers_doc = self._providers_doc(doc) if schema.has_providers else None
+        groups = self._variants(doc.get("variants", {}), frozenset(namespaces))
+
+        providers: dict[str, ProviderInfo] = {}
+        if providers_doc is not None:
+            providers = _providers(schema, providers_doc, feature_prio)
+            if set(providers) != set(namespaces):
+                raise _Refused
+        return VariantMetadata(
+            schema, namespaces, _VariantSets(groups), feature_prio, property_prio, providers
+        )
+
+    def _variants(self, node: object, namespaces: frozenset[str]) -> dict[str, GroupedProperties]:
+        max_length = self.schema.label_max_length
+        features = self._features
+        groups: dict[str, GroupedProperties] = {}
+        for label, tree in self._object(node).items():
+            if not _LABEL_RE.fullmatch(label) or (max_length and len(label) > max_length):
+                raise _Refused
+            if type(tree) is not dict:
+                raise _Refused
+            pairs: list[tuple[FeatureKey, tuple[str, ...]]] = []
+            for ns in sorted(tree) if len(tree) > 1 else tree:
+                feats = tree[ns]
+                found = features.get((ns, id(feats)))
+                if found is None:
+                    found = features[(ns, id(feats))] = self._namespace_pairs(ns, feats)
+                if found:
+                    if ns not in namespaces:
+                        raise _Refused
+                    pairs.extend(found)
+            if (label == NULL_LABEL) == bool(pairs):
+                raise _Refused
+            groups[label] = tuple(pairs)
+        return groups
+
+    def _namespace_pairs(
+        self, ns: str, feats: object
+    ) -> tuple[tuple[FeatureKey, tuple[str, ...]], ...]:
+        """One namespace's ``{feature: [values]}`` as sorted ((ns, feature), values) pairs.
+
+        The document stays alive while it is read, so ``id(feats)`` keys the cache safely.
+        """
+        if not _NAMESPACE_RE.fullmatch(ns):
+            raise _Refused
+        out = []
+        for feature, values in sorted(self._feature_tree(feats).items()):
+            key = (ns, feature, values)
+            pair = self._pairs.get(key)
+            if pair is None:
+                pair = self._pairs[key] = ((ns, feature), tuple(sorted(values)))
+            out.append(pair)
+        return tuple(out)
+
+    def _providers_doc(self, doc: dict[str, Any]) -> SimpleNamespace:
+        """``providers`` (and 0.0.x ``static-properties``) shaped as the models shape them."""
+        legacy = self.schema.family == FAMILY_0_0
+        entries = {}
+        for ns, node in self._namespace_map(doc.get("providers", {})).items():
+            entries[ns] = self._provider_v00(node) if legacy else self._provider_v02(node)
+        if not legacy:
+            return SimpleNamespace(providers=entries)
+        static = doc.get("static-properties")
+        if static is not None:
+            static = {ns: self._feature_tree(t) for ns, t in self._namespace_map(static).items()}
+        return SimpleNamespace(providers=entries, static_properties=static)
+
+    def _common(self, entry: dict[str, Any]) -> tuple[str | None, bool]:
+        plugin_api = entry.get("plugin-api")
+        if plugin_api is not None and (
+            type(plugin_api) is not str or not _OBJECT_REFERENCE_RE.fullmatch(plugin_api)
+        ):
+            raise _Refused
+        optional = entry.get("optional", False)
+        if type(optional) is not bool:
+            raise _Refused
+        return plugin_api, optional
+
+    def _requires(self, node: Any) -> list[str]:
+        if type(node) not in _ARRAY:
+            raise _Refused
+        requires = [self._text(item) for item in node]
+        if not all(requires):
+            raise _Refused
+        return requires
+
+    def _provider_v02(self, node: object) -> SimpleNamespace:
+        entry = self._object(node, _V02_PROVIDER_KEYS)
+        plugin_api, optional = self._common(entry)
+        requires = entry.get("requires")
+        if requires is not None:
+            requires = self._requires(requires)
+            if not requires:
+                raise _Refused
+        static = entry.get("static-properties")
+        if static is not None:
+            static = self._feature_tree(static, empty=False)
+        order = entry.get("feature-order")
+        if order is not None:
+            order = list(self._names(order, _FEATURE_RE))
+        builtin = entry.get("builtin")
+        if builtin is not None:
+            builtin = self._text(builtin)
+        return SimpleNamespace(
+            requires=requires,
+            plugin_api=plugin_api,
+            optional=optional,
+            static_properties=static,
+            feature_order=order,
+            builtin=builtin,
+        )
+
+    def _provider_v00(self, node: object) -> SimpleNamespace:
+        entry = self._object(node, _V00_PROVIDER_KEYS)
+        plugin_api, optional = self._common(entry)
+        enable_if = entry.get("enable-if")
+        if enable_if is not None:
+            enable_if = self._text(enable_if)
+        install_time = entry.get("install-time", True)
+        if type(install_time) is not bool:
+            raise _Refused
+        return SimpleNamespace(
+            requires=self._requires(entry.get("requires", [])),
+            plugin_api=plugin_api,
+            optional=optional,
+            enable_if=enable_if,
+            install_time=install_time,
+        )
+
+
 def _ordered_static(
-    features: Mapping[str, list[str]], order: list[str] | tuple[str, ...] | None
+    features: Mapping[str, Any], order: list[str] | tuple[str, ...] | None
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    names = list(order) if order else list(features)
+    """Static features in ``order`` (a promotion: names it does not hold are skipped, and
+    the features it does not name follow in document order)."""
+    names = [name for name in order or () if name in features]
+    names += [name for name in features if name not in names]
     return tuple((name, tuple(features[name])) for name in names)
 
 

@@ -1,8 +1,9 @@
 """Pydantic models of the variant metadata JSON, one per format family.
 
-They check structure (keys, types, character sets, non-empty unique lists) and produce
+They define the structure (keys, types, character sets, non-empty unique lists) and produce
 the JSON Schemas in ``spec/schema/``; the rules that span keys live in ``metadata``.
-Only loading and schema emission import this module (pydantic is not needed to rank).
+``metadata`` reads well-formed documents with a faster checker of exactly these rules and
+imports this module only to word an error (pydantic is not needed to load or rank).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from wheelnext.core.labels import LABEL_PATTERN
+from wheelnext.core.metadata import OBJECT_REFERENCE_PATTERN
 from wheelnext.core.properties import FEATURE_PATTERN, NAMESPACE_PATTERN, VALUE_PATTERN
 
 
@@ -36,11 +38,6 @@ FeatureName = Annotated[str, StringConstraints(pattern=f"^{FEATURE_PATTERN}$")]
 Value = Annotated[str, StringConstraints(pattern=f"^{VALUE_PATTERN}$")]
 Label = Annotated[str, StringConstraints(pattern=f"^{LABEL_PATTERN}$")]
 Requirement = Annotated[str, StringConstraints(min_length=1)]
-# The entry-point object reference ``importable.module(:object.attr)?`` (spaces allowed
-# around the colon); ASCII identifiers only, so no look-alike module names get imported.
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
-_DOTTED = rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*"
-OBJECT_REFERENCE_PATTERN = rf"{_DOTTED}(?: *: *{_DOTTED})?"
 ObjectReference = Annotated[str, StringConstraints(pattern=f"^{OBJECT_REFERENCE_PATTERN}$")]
 _UNIQUE = {"uniqueItems": True}
 

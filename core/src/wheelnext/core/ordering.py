@@ -105,13 +105,17 @@ class RankTable:
 
     def why_incompatible(self, grouped: GroupedProperties) -> str | None:
         """Name the first feature a variant needs that this table cannot satisfy."""
+        values = self.values
         for (ns, feature), listed in grouped:
-            ranks = self.values.get((ns, feature))
-            shown = ", ".join(listed)
+            ranks = values.get((ns, feature))
             if ranks is None:
+                shown = ", ".join(listed)
                 return f"'{ns} :: {feature}' is not supported (wheel needs one of: {shown})"
-            if not any(v in ranks for v in listed):
-                return f"no supported value of '{ns} :: {feature}' among: {shown}"
+            for value in listed:
+                if value in ranks:
+                    break
+            else:
+                return f"no supported value of '{ns} :: {feature}' among: {', '.join(listed)}"
         return None
 
     def best_properties(self, grouped: GroupedProperties) -> list[VariantProperty]:

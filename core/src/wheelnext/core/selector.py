@@ -21,7 +21,7 @@ from packaging.tags import Tag
 from wheelnext.core.errors import InvalidFilenameError, MetadataError
 from wheelnext.core.filenames import WheelFilename
 from wheelnext.core.labels import NULL_LABEL
-from wheelnext.core.metadata import VariantMetadata
+from wheelnext.core.metadata import VariantMetadata, collector_paused
 from wheelnext.core.ordering import FeatureKey, GroupedProperties, RankTable, promote
 from wheelnext.core.priorities import UserPriorities
 from wheelnext.core.supported import SupportedProperties
@@ -177,6 +177,14 @@ class Selector:
         rejected with that reason and the non-variant wheels still rank (PEP 825 asks
         installers to degrade gracefully).
         """
+        with collector_paused():
+            return self._rank(wheels, metadata)
+
+    def _rank(
+        self,
+        wheels: Iterable[str | WheelFilename],
+        metadata: VariantMetadata | MetadataError | None,
+    ) -> Selection:
         rejected: list[Rejection] = []
         parsed: list[tuple[str, WheelFilename]] = []
         for item in wheels:

@@ -94,7 +94,10 @@ class SupportedProperties:
     @classmethod
     def from_json(cls, data: Any, *, source: str | None = None) -> SupportedProperties:
         """Load a profile; only ``namespace``, ``features``, ``name``, ``values`` are required."""
-        from pydantic import ValidationError
+        fast = _read_profile(data)
+        if fast is not None:
+            return fast
+        from pydantic import ValidationError  # to word the error (or judge odd input)
 
         from wheelnext.core.metadata import _first_error
         from wheelnext.core.profile_model import Profile
@@ -130,3 +133,51 @@ class SupportedProperties:
         except OSError as exc:
             raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
         return cls.from_json(data, source=str(path))
+
+
+def _read_profile(data: Any) -> SupportedProperties | None:
+    """The ``profile_model.Profile`` rules for plain JSON values, without pydantic (~100 ms
+    to import); None for anything else, which the model then judges and words."""
+    import re
+
+    from wheelnext.core.properties import FEATURE_PATTERN, NAMESPACE_PATTERN, VALUE_PATTERN
+
+    ns_re, name_re = re.compile(NAMESPACE_PATTERN), re.compile(FEATURE_PATTERN)  # cached
+    value_re = re.compile(VALUE_PATTERN)
+    optional_text = ("distribution", "version", "error")
+    if type(data) is not dict or type(data.get("providers")) is not list:
+        return None
+    results, ok = [], set()
+    for p in data["providers"]:
+        if type(p) is not dict or type(p.get("features")) is not list:
+            return None
+        namespace, status = p.get("namespace"), p.get("status", "ok")
+        if type(namespace) is not str or not ns_re.fullmatch(namespace):
+            return None
+        if status not in ("ok", "absent", "failed") or type(status) is not str:
+            return None
+        texts = [p.get(key, "" if key != "error" else None) for key in optional_text]
+        if None in texts[:2] or not all(t is None or _plain_text(t) for t in texts):
+            return None
+        features = []
+        for f in p["features"]:
+            if type(f) is not dict or type(f.get("values")) is not list:
+                return None
+            name, values, multi = f.get("name"), tuple(f["values"]), f.get("multi_value", False)
+            if type(name) is not str or not name_re.fullmatch(name) or type(multi) is not bool:
+                return None
+            if not all(type(v) is str and value_re.fullmatch(v) for v in values):
+                return None
+            if len(set(values)) != len(values):
+                return None
+            features.append(SupportedFeature(name, values, multi))
+        if len({f.name for f in features}) != len(features) or (status == "ok" and namespace in ok):
+            return None
+        if status == "ok":
+            ok.add(namespace)
+        results.append(ProviderResult(namespace, status, tuple(features), *texts))  # type: ignore[arg-type]
+    return SupportedProperties(tuple(results))
+
+
+def _plain_text(text: object) -> bool:
+    return type(text) is str and text.isascii()  # the model judges lone surrogates

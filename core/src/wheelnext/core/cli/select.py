@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 from wheelnext.core.cli._common import fail
 
@@ -80,11 +82,21 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         json.dump(selection.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        for ranked in selection.ranked:
-            print(ranked.wheel)
-        for rejection in selection.rejected:
-            print(f"rejected {rejection.wheel}: {rejection.reason}", file=sys.stderr)
+        _write(sys.stdout, (f"{ranked.wheel}\n" for ranked in selection.ranked))
+        _write(sys.stderr, (f"rejected {r.wheel}: {r.reason}\n" for r in selection.rejected))
     return 0
+
+
+def _write(stream: TextIO, lines: Iterable[str], batch: int = 2048) -> None:
+    """Write in batches: stderr is line-buffered (a write per line), and one joined string
+    of 100,000 lines would be the largest object of the process."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == batch:
+            stream.write("".join(chunk))
+            chunk.clear()
+    stream.write("".join(chunk))
 
 
 if __name__ == "__main__":
