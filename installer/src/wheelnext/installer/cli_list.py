@@ -1,0 +1,99 @@
+"""``wn list``: installed distributions with their variant label and properties, marking
+those whose variant is no longer the one this machine would choose (variant drift)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from wheelnext.installer.cli_common import run_command
+
+
+def _parser(prog: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog or "wn list",
+        description="List installed distributions with their variants; mark variant drift.",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--python", metavar="PATH", help="list this interpreter's environment")
+    where.add_argument("--target", type=Path, metavar="DIR", help="list DIR")
+    p.add_argument(
+        "--properties",
+        type=Path,
+        metavar="FILE",
+        help="judge drift for another machine (wn-detect --json output)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    p.add_argument(
+        "--drifted", action="store_true", help="only distributions whose variant drifted"
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    return run_command(parser.prog, args.verbose, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wheelnext.core.errors import one_line
+    from wheelnext.core.priorities import load_user_priorities
+    from wheelnext.core.selector import Selector
+    from wheelnext.core.supported import SupportedProperties
+    from wheelnext.installer.drift import inspect_all
+    from wheelnext.installer.target import probe
+    from wheelnext.installer.transaction import installed
+
+    target = probe(args.python, args.target)
+    if args.properties is not None:
+        supported = SupportedProperties.load(args.properties)
+    else:
+        from wheelnext.core.detection import detect
+
+        with contextlib.redirect_stdout(sys.stderr):
+            supported = detect()
+    selector = Selector(supported, priorities=load_user_priorities(), tags=target.tags)
+    rows = inspect_all(installed(target).values(), selector)
+    if args.drifted:
+        rows = [r for r in rows if r.drifted]
+    if args.json:
+        doc = [
+            {
+                "name": r.name,
+                "version": r.version,
+                "variant": r.label,
+                "properties": list(r.properties),
+                "best-here": r.best if r.known else None,
+                "drifted": r.drifted,
+            }
+            for r in rows
+        ]
+        print(json.dumps(doc, indent=2))
+        return 0
+    for r in rows:
+        name = one_line(r.name, 80)
+        line = f"{name} {one_line(r.version, 40)}"
+        if r.label is not None:
+            line += f" [variant {one_line(r.label, 40)}]"
+            if r.properties:
+                line += " " + ", ".join(one_line(p, 120) for p in r.properties)
+        if r.drifted:
+            best = (
+                "no listed wheel fits"
+                if r.best is None
+                else f"variant {r.best} is best"
+                if r.best
+                else "the non-variant wheel is best"
+            )
+            line += f"  <- drift: {best} here (wn install --reinstall-variants)"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Variant drift: the installed variant is no longer the one this machine would choose
+(a new GPU, a driver update, a disk image moved to other hardware).
+
+At install, each wheel's dist-info gets ``WHEELNEXT_VARIANT.json``: the label chosen, the
+wheels of that release that were on offer, and their combined variant metadata. Later,
+offline, ``wn list`` and ``wn install`` rerun selection over those same wheels for this
+machine and compare.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import Distribution
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+
+from wheelnext.core import safejson
+from wheelnext.core.errors import WheelnextError
+from wheelnext.core.filenames import (
+    WheelFilename,
+    is_variants_json_filename,
+    parse_variants_json_filename,
+)
+from wheelnext.core.metadata import VariantMetadata, metadata_to_json, parse_metadata
+from wheelnext.core.selector import Selector
+
+if TYPE_CHECKING:
+    from wheelnext.installer.finder import Chosen, Finder
+
+RECORD = "WHEELNEXT_VARIANT.json"
+_pending: dict[str, bytes] = {}  # wheel file name -> the record to write with it
+
+
+def remember(
+    wheel: str, label: str | None, available: Iterable[str], metadata: VariantMetadata | None
+) -> None:
+    """Note what to record in the dist-info when ``wheel`` is installed in this process."""
+    doc: dict[str, Any] = {
+        "label": label,
+        "wheel": wheel,
+        "available": sorted(set(available) | {wheel}),
+    }
+    if metadata is not None:
+        doc["variants-json"] = metadata_to_json(metadata)
+    _pending[wheel] = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def additional_metadata(wheel: str) -> dict[str, bytes]:
+    """The extra dist-info files for ``wheel`` (``installer``'s additional_metadata)."""
+    record = _pending.get(wheel)
+    return {RECORD: record} if record is not None else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """An installed distribution's variant, and what this machine would choose now."""
+
+    name: str
+    version: str
+    label: str | None  # None: not a variant wheel (or unknown)
+    properties: tuple[str, ...]
+    best: str | None  # the label selection picks here now ("" for a non-variant wheel)
+    known: bool  # False: no record, drift cannot be judged
+
+    @property
+    def drifted(self) -> bool:
+        return self.known and self.best != (self.label or "")
+
+
+def _record(dist: Distribution) -> dict[str, Any] | None:
+    text = dist.read_text(RECORD)
+    if text is None:
+        return None
+    try:
+        doc = safejson.loads(text.encode(), RECORD)
+    except WheelnextError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _own_variant(dist: Distribution) -> VariantMetadata | None:
+    text = dist.read_text("variant.json")
+    if text is None:
+        return None
+    try:
+        return parse_metadata(text, source="variant.json")
+    except WheelnextError:
+        return None
+
+
+def inspect(dist: Distribution, selector: Selector) -> Installed:
+    """Read ``dist``'s installed variant and judge it for ``selector``'s machine."""
+    name = str(dist.metadata["Name"] or "?")
+    version = dist.version
+    own = _own_variant(dist)
+    label = next(iter(own.variants), None) if own is not None else None
+    props = tuple(sorted(str(p) for p in own.variants[label])) if own and label else ()
+    record = _record(dist)
+    if record is None:
+        return Installed(name, version, label, props, None, False)
+    available = record.get("available")
+    if not isinstance(available, list) or not all(isinstance(a, str) for a in available):
+        return Installed(name, version, label, props, None, False)
+    metadata: VariantMetadata | None = None
+    if isinstance(record.get("variants-json"), dict):
+        try:
+            metadata = parse_metadata(record["variants-json"], source=RECORD)
+        except WheelnextError:
+            return Installed(name, version, label, props, None, False)
+    recorded = record.get("label")
+    if isinstance(recorded, str):
+        label = recorded
+    best = selector.rank(available, metadata).best
+    return Installed(name, version, label, props, (best.label or "") if best else None, True)
+
+
+def inspect_all(dists: Iterable[Distribution], selector: Selector) -> list[Installed]:
+    """Every distribution, sorted by canonical name."""
+    found = [inspect(d, selector) for d in dists]
+    return sorted(found, key=lambda i: canonicalize_name(i.name))
+
+
+def remember_plan(finder: Finder, plan: Sequence[Chosen]) -> None:
+    """Note the record of every planned wheel of a resolved install (``wn install``)."""
+    from packaging.specifiers import SpecifierSet
+
+    from wheelnext.installer.finder import release_metadata
+    from wheelnext.installer.lock.write import usable
+
+    for chosen in plan:
+        own = getattr(chosen, "variant_metadata", None)
+        if chosen.located.group == "direct":  # a URL the user named: no release to compare
+            remember(chosen.filename, chosen.wheel.label, [chosen.filename], own)
+            continue
+        selected = {chosen.filename}
+        files = finder.files(chosen.name, SpecifierSet(f"=={chosen.version}")).files
+        wheels = [f for f in files if usable(f, chosen.version, finder.target, selected)]
+        available = [f.file.filename for f in wheels]
+        metadata = own
+        if metadata is None and any(WheelFilename.parse(n).label for n in available):
+            listed = [
+                f
+                for f in files
+                if is_variants_json_filename(f.file.filename)
+                and parse_variants_json_filename(f.file.filename)[1] == chosen.version
+            ]
+            found = release_metadata(finder.http, finder.fetch, listed, wheels)
+            metadata = found if isinstance(found, VariantMetadata) else None
+        remember(chosen.filename, chosen.wheel.label, available, metadata)
+
+
+def installed_label(dist: Distribution) -> tuple[bool, str | None]:
+    """(known, label) of an installed distribution: from our record, else its own
+    ``variant.json``; a distribution with neither is a non-variant wheel (or unknown)."""
+    record = _record(dist)
+    if record is not None and (record.get("label") is None or isinstance(record["label"], str)):
+        return True, record.get("label")
+    own = _own_variant(dist)
+    if own is not None:
+        return True, next(iter(own.variants), None)
+    return record is not None, None
+
+
+def drifted_in_plan(plan: Sequence[Chosen], present: Mapping[str, Distribution]) -> dict[str, str]:
+    """Planned wheels whose release is installed as another variant: name -> message."""
+    lines: dict[str, str] = {}
+    for chosen in plan:
+        dist = present.get(canonicalize_name(chosen.name))
+        if dist is None or dist.version != str(chosen.version):
+            continue
+        known, label = installed_label(dist)
+        if known and label != chosen.wheel.label:
+            shown = f"variant {label}" if label else "the non-variant wheel"
+            wanted = (
+                f"variant {chosen.wheel.label}" if chosen.wheel.label else "the non-variant wheel"
+            )
+            lines[canonicalize_name(chosen.name)] = (
+                f"{chosen.name} {chosen.version}: installed as {shown}, this machine now "
+                f"selects {wanted}"
+            )
+    return lines

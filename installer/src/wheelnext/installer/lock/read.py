@@ -1,0 +1,237 @@
+"""Reading a ``pylock.toml`` as hostile input: a bounded size, every field type-checked,
+wheel names validated as names (never used as paths), URLs only http(s), paths only
+relative and inside the lock's directory, markers free of variant markers (PEP 825),
+``variants-json`` validated against its schema. Any problem is one error naming the
+lock and the package."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelnext.core.errors import WheelnextError, one_line
+from wheelnext.core.filenames import WheelFilename
+from wheelnext.core.markers import VariantMarker
+from wheelnext.core.metadata import VariantMetadata
+from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.lock.model import (
+    TOOL,
+    Lock,
+    LockedDependency,
+    LockedPackage,
+    LockedWheel,
+)
+from wheelnext.installer.lock.variants_json import validate
+
+MAX_BYTES = 32 * 1024 * 1024
+MAX_PACKAGES = 20_000
+MAX_WHEELS = 5_000  # per package
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*\.whl$")  # wheel names: no separators
+_HEX = re.compile(r"^[0-9a-f]{16,256}$")
+_SOURCES = ("sdist", "vcs", "directory", "archive")
+
+
+class _Reader:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> InstallerError:
+        return InstallerError(f"{self.path}: {where}{message}")
+
+    def get(
+        self, table: dict[str, Any], key: str, kind: type, where: str, required: bool = False
+    ) -> Any:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(where, f"'{key}' is missing")
+            return None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(where, f"'{key}' must be a {kind.__name__}")
+        return value
+
+    def strings(self, table: dict[str, Any], key: str, where: str) -> list[str]:
+        values = self.get(table, key, list, where) or []
+        if not all(isinstance(v, str) for v in values):
+            raise self.fail(where, f"'{key}' must be an array of strings")
+        return values
+
+    def marker(self, text: str | None, where: str, field: str) -> str | None:
+        if text is None:
+            return None
+        try:
+            if VariantMarker(text).uses_variants:
+                raise self.fail(where, f"variant markers may not appear in '{field}' (PEP 825)")
+            Marker(text)
+        except (InvalidMarker, WheelnextError) as exc:
+            if isinstance(exc, InstallerError):
+                raise
+            raise self.fail(where, f"invalid '{field}' marker: {one_line(str(exc), 200)}") from None
+        return text
+
+
+def read_lock(path: Path) -> Lock:
+    """Parse and check the lock file at ``path`` (see the module docstring)."""
+    shown = str(path)
+    reader = _Reader(shown)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InstallerError(f"{shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise InstallerError(f"{shown}: larger than {MAX_BYTES // (1024 * 1024)} MiB; refusing")
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InstallerError(f"{shown}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InstallerError(f"{shown}: not valid TOML ({one_line(str(exc), 200)})") from None
+    version = reader.get(doc, "lock-version", str, "", required=True)
+    major = version.split(".", 1)[0]
+    if major != "1":
+        raise InstallerError(
+            f"{shown}: lock-version {one_line(version, 20)} is not supported (need 1.x)"
+        )
+    requires_python = reader.get(doc, "requires-python", str, "")
+    if requires_python is not None:
+        _specifier(reader, requires_python, "", "requires-python")
+    environments = reader.strings(doc, "environments", "")
+    for text in environments:
+        reader.marker(text, "", "environments")
+    raw_packages = reader.get(doc, "packages", list, "", required=True)
+    if len(raw_packages) > MAX_PACKAGES:
+        raise InstallerError(f"{shown}: more than {MAX_PACKAGES} packages")
+    packages = tuple(_package(reader, item, i) for i, item in enumerate(raw_packages))
+    tool = reader.get(doc, "tool", dict, "") or {}
+    ours = tool.get(TOOL)
+    requested: frozenset[str] | None = None
+    if isinstance(ours, dict) and "requested" in ours:
+        requested = frozenset(
+            canonicalize_name(n) for n in reader.strings(ours, "requested", f"tool.{TOOL}: ")
+        )
+    return Lock(shown, requires_python, tuple(environments), packages, requested)
+
+
+def _specifier(reader: _Reader, text: str, where: str, field: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise reader.fail(where, f"invalid '{field}' {one_line(text, 80)!r}") from None
+
+
+def _package(reader: _Reader, item: object, number: int) -> LockedPackage:
+    where = f"packages[{number}]: "
+    if not isinstance(item, dict):
+        raise reader.fail(where, "must be a table")
+    raw_name = reader.get(item, "name", str, where, required=True)
+    try:
+        name = canonicalize_name(raw_name, validate=True)
+    except InvalidName:
+        raise reader.fail(where, f"invalid name {one_line(raw_name, 80)!r}") from None
+    where = f"package {name}: "
+    raw_version = reader.get(item, "version", str, where, required=True)
+    try:
+        version = Version(raw_version)
+    except InvalidVersion:
+        raise reader.fail(where, f"invalid version {one_line(raw_version, 40)!r}") from None
+    where = f"package {name} {version}: "
+    marker = reader.marker(reader.get(item, "marker", str, where), where, "packages.marker")
+    requires_python = reader.get(item, "requires-python", str, where)
+    if requires_python is not None:
+        _specifier(reader, requires_python, where, "requires-python")
+    index = reader.get(item, "index", str, where)
+    if index is not None and urlsplit(index).scheme not in ("http", "https"):
+        raise reader.fail(where, "'index' must be an http(s) URL")
+    deps = tuple(
+        _dependency(reader, d, where) for d in reader.get(item, "dependencies", list, where) or []
+    )
+    raw_wheels = reader.get(item, "wheels", list, where) or []
+    if len(raw_wheels) > MAX_WHEELS:
+        raise reader.fail(where, f"more than {MAX_WHEELS} wheels")
+    wheels = tuple(_wheel(reader, w, name, version, where) for w in raw_wheels)
+    if len({w.name for w in wheels}) != len(wheels):
+        raise reader.fail(where, "a wheel is listed twice")
+    variants: VariantMetadata | None = None
+    if "variants-json" in item:
+        variants = validate(item["variants-json"], f"{reader.path}: {where.rstrip(': ')}")
+    tool = reader.get(item, "tool", dict, where) or {}
+    ours: dict[str, Any] = tool[TOOL] if isinstance(tool.get(TOOL), dict) else {}
+    extras = tuple(
+        canonicalize_name(e) for e in reader.strings(ours, "extras", f"{where}tool.{TOOL}: ")
+    )
+    sdist_only = not wheels and any(key in item for key in _SOURCES)
+    return LockedPackage(
+        name, version, marker, requires_python, index, deps, wheels, variants, extras, sdist_only
+    )
+
+
+def _dependency(reader: _Reader, item: object, where: str) -> LockedDependency:
+    if not isinstance(item, dict):
+        raise reader.fail(where, "each dependency must be a table")
+    raw = reader.get(item, "name", str, where, required=True)
+    try:
+        name = canonicalize_name(raw, validate=True)
+    except InvalidName:
+        raise reader.fail(where, f"invalid dependency name {one_line(raw, 80)!r}") from None
+    text = reader.get(item, "version", str, where)
+    version = None
+    if text is not None:
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            raise reader.fail(where, f"invalid dependency version {one_line(text, 40)!r}") from None
+    marker = reader.get(item, "marker", str, where)
+    if marker is not None:
+        try:
+            VariantMarker(marker)
+        except WheelnextError as exc:
+            raise reader.fail(where, f"dependency {name}: {one_line(str(exc), 200)}") from None
+    return LockedDependency(name, version, marker)
+
+
+def _wheel(reader: _Reader, item: object, name: str, version: Version, where: str) -> LockedWheel:
+    if not isinstance(item, dict):
+        raise reader.fail(where, "each wheel must be a table")
+    filename = reader.get(item, "name", str, where, required=True)
+    if len(filename) > 255 or not _NAME.match(filename) or ".." in filename:
+        raise reader.fail(where, f"refusing wheel name {one_line(filename, 120)!r}")
+    try:
+        parsed = WheelFilename.parse(filename)
+    except WheelnextError:
+        raise reader.fail(where, f"{one_line(filename, 120)}: not a wheel file name") from None
+    if canonicalize_name(parsed.name) != name or parsed.version != version:
+        raise reader.fail(where, f"{filename}: not a wheel of {name} {version}")
+    where = f"{where}{filename}: "
+    url = reader.get(item, "url", str, where)
+    path = reader.get(item, "path", str, where)
+    if (url is None) == (path is None):
+        raise reader.fail(where, "give exactly one of 'url' or 'path'")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise reader.fail(where, "'url' must be an http(s) URL")
+    if path is not None:
+        pure = PurePosixPath(path)
+        if pure.is_absolute() or ".." in pure.parts or "\\" in path or ":" in path:
+            raise reader.fail(where, "'path' must be relative and inside the lock's directory")
+    size = reader.get(item, "size", int, where)
+    if size is not None and size < 0:
+        raise reader.fail(where, "'size' is negative")
+    hashes_raw = reader.get(item, "hashes", dict, where, required=True)
+    hashes: dict[str, str] = {}
+    for algorithm, digest in hashes_raw.items():
+        if not isinstance(digest, str) or not _HEX.match(digest.lower()):
+            raise reader.fail(where, f"invalid {one_line(str(algorithm), 20)} hash")
+        hashes[str(algorithm).lower()] = digest.lower()
+    if not hashes:
+        raise reader.fail(where, "no hashes (PEP 751 requires at least one)")
+    return LockedWheel(filename, url, path, size, hashes)
