@@ -10,10 +10,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelnext.installer.cli_common import add_index_options, index_config, run_command
+from wheelnext.installer.cli_common import (
+    add_index_options,
+    check_dir,
+    check_index_url,
+    check_output_file,
+    index_config,
+    run_command,
+    seconds,
+)
+from wheelnext.installer.envlock import lock_timeout
 
 if TYPE_CHECKING:
     from wheelnext.installer.finder import Chosen, Finder
+    from wheelnext.installer.requirements import Wanted
 
 PYPI = "https://pypi.org/simple"
 
@@ -56,9 +66,18 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", type=Path, metavar="DIR")
     p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS")
+    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS")
+    p.add_argument(
+        "--lock-timeout",
+        type=lock_timeout,
+        metavar="SECONDS",
+        help="wait at most this long for another wn on the same environment (default: forever)",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
+    from wheelnext.installer.install_options import add_install_options
+
+    add_install_options(p)  # --no-deps, -c, -U, --force-reinstall, --reinstall-variants
     return p
 
 
@@ -75,27 +94,53 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     from wheelnext.core.priorities import load_user_priorities
     from wheelnext.core.selector import Selector
     from wheelnext.core.supported import SupportedProperties
+    from wheelnext.installer.direct import DirectFinder, collect
     from wheelnext.installer.distmeta import DistMetadata
-    from wheelnext.installer.finder import Finder
+    from wheelnext.installer.envlock import locked, repair
     from wheelnext.installer.http import HttpClient
     from wheelnext.installer.indexes import IndexSet
+    from wheelnext.installer.install_options import (
+        OptionsProvider,
+        prepare_install,
+        read_constraints,
+    )
+    from wheelnext.installer.lock.model import is_lock_name
     from wheelnext.installer.report import build_report, write_report
     from wheelnext.installer.requirements import Wanted, read_requirements_file
-    from wheelnext.installer.resolver import Provider, resolve
+    from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import install_all
 
+    if any(is_lock_name(Path(p).name) for p in args.requirement):  # PEP 751: no resolving
+        from wheelnext.installer.cli_lock import install_from_lock
+
+        return install_from_lock(args, prog)
     roots = [Wanted.parse(text, "command line") for text in args.requirements]
     for path in args.requirement:
         roots += read_requirements_file(path)
     if not roots:
         parser.error("give at least one requirement (REQ or -r FILE)")
+    # every URL and path the user named is checked before anything is read or written
+    for option, urls in (
+        ("--index-url", [args.index_url]),
+        ("--extra-index-url", args.extra_index_url),
+    ):
+        for url in filter(None, urls):
+            check_index_url(url, option)
+    if args.report:
+        check_output_file(Path(args.report), "--report")
+    if args.target is not None:
+        check_dir(args.target, "--target")
+    if args.cache_dir is not None and not args.no_cache:
+        check_dir(args.cache_dir, "--cache-dir")
     default: list[tuple[str, str]] = []
     if not args.no_index and (args.index_url or not args.sources):
         default.append(("index-url", args.index_url or PYPI))
     default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
     config = index_config(args, parser, default)
     target = probe(args.python, args.target)
+    direct = collect(roots, lambda wanted: _applies(wanted, target.markers))
+    repair(target, args.lock_timeout, prog)  # what an interrupted wn left, before reading
     if args.properties is not None:
         supported = SupportedProperties.load(args.properties)
     else:
@@ -111,8 +156,15 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     indexes = IndexSet(config, http)
     try:
         with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
-            finder = Finder(indexes, selector, target, http, Path(work))
-            provider = Provider(finder, target.markers, not args.no_default_extras)
+            finder = DirectFinder(indexes, selector, target, http, Path(work), direct=direct)
+            provider = OptionsProvider(
+                finder,
+                target.markers,
+                not args.no_default_extras,
+                direct={name: d.requested for name, d in direct.items()},
+                constraints=read_constraints(args.constraint),
+                no_deps=args.no_deps,
+            )
             resolution = resolve(roots, provider)
             metadata: dict[str, DistMetadata] = {
                 name: finder.metadata(c) for name, c in resolution.chosen.items()
@@ -128,7 +180,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                     print(f"Would install {_describe(chosen)}")
                 return 0
             wheels = _download(finder, plan, quiet=args.quiet)
-            outcome = install_all(plan, wheels, target, link_fallback=args.link_fallback)
+            with locked(target, args.lock_timeout, prog):
+                force = prepare_install(args, finder, plan, target, prog)  # variant drift
+                outcome = install_all(
+                    plan, wheels, target, link_fallback=args.link_fallback, force=force
+                )
             if not args.quiet:
                 for chosen in outcome.installed:
                     print(f"Installed {_describe(chosen)}")
@@ -150,9 +206,25 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     return 0
 
 
+def _applies(wanted: Wanted, markers: dict[str, str]) -> bool:
+    """Whether a requirement the user wrote is for this target (its marker, no extra)."""
+    from wheelnext.core.markers import VariantEnvironment
+
+    if wanted.marker is None:
+        return True
+    return wanted.marker.evaluate(VariantEnvironment.for_wheel(None), {**markers, "extra": ""})
+
+
 def _describe(chosen: Chosen) -> str:
+    from wheelnext.installer.direct import DIRECT, display
+
     label = f" [variant {chosen.wheel.label}]" if chosen.wheel.label else ""
-    return f"{chosen.name} {chosen.version}{label} from {chosen.located.index.name}"
+    where = (
+        display(chosen.located.file.url)
+        if chosen.located.group == DIRECT
+        else chosen.located.index.name
+    )
+    return f"{chosen.name} {chosen.version}{label} from {where}"
 
 
 def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:

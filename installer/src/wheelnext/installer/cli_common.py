@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from wheelnext.core.cli._common import fail
 
@@ -17,8 +19,10 @@ if TYPE_CHECKING:
 
 def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
     """Run ``body`` with ``wheelnext.installer`` logging as ``prog: LEVEL: message`` on
-    stderr; a WheelnextError becomes one ``prog: error: ...`` line and exit status 1."""
+    stderr; a WheelnextError becomes one ``prog: error: ...`` line and exit status 1.
+    SIGTERM is handled like SIGINT (the transaction rolls back): exit 143, or 130."""
     from wheelnext.core.errors import WheelnextError
+    from wheelnext.installer.interrupts import sigterm_as_interrupt
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
@@ -26,15 +30,107 @@ def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
     log.addHandler(handler)
     log.setLevel(logging.INFO if verbose else logging.WARNING)
     log.propagate = False
+    with sigterm_as_interrupt() as terminated:
+        try:
+            return body()
+        except WheelnextError as exc:
+            return fail(prog, str(exc))
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted; nothing was changed", file=sys.stderr)
+            return 143 if terminated else 130
+        finally:
+            log.removeHandler(handler)
+
+
+MAX_SECONDS = 24 * 3600.0
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, above 0 and at most a day."""
     try:
-        return body()
-    except WheelnextError as exc:
-        return fail(prog, str(exc))
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was changed", file=sys.stderr)
-        return 130
-    finally:
-        log.removeHandler(handler)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds between 0 and {MAX_SECONDS:.0f}, got {text!r}"
+        )
+    return value
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return value
+
+
+def _first_existing(path: Path) -> Path:
+    """``path`` or its nearest existing ancestor (what creating ``path`` would run into)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return Path(path.anchor or ".")
+
+
+def check_dir(path: Path, option: str, *, create: bool = True) -> None:
+    """``path`` is a directory, or (``create``) can become one: nothing on the way is a
+    file. Raised early, so a bad ``-o``/``--target``/``--cache-dir`` writes nothing."""
+    from wheelnext.installer.errors import InstallerError
+
+    found = _first_existing(path)
+    if found == path and path.is_dir():
+        return
+    if found == path:
+        raise InstallerError(f"{option} {path}: not a directory")
+    if not create:
+        raise InstallerError(f"{option} {path}: no such directory")
+    if not found.is_dir():
+        raise InstallerError(f"{option} {path}: {found} is not a directory")
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """``path`` can be written as a file: not a directory, in an existing directory."""
+    from wheelnext.installer.errors import InstallerError
+
+    if path.is_dir():
+        raise InstallerError(f"{option} {path}: is a directory")
+    if not path.parent.is_dir():
+        raise InstallerError(f"{option} {path}: {path.parent} is not a directory")
+
+
+def check_wheel_file(path: Path, option: str) -> None:
+    """A wheel the user named: an existing regular file."""
+    from wheelnext.installer.errors import InstallerError
+
+    if path.is_dir():
+        raise InstallerError(f"{path}: is a directory, not a wheel")
+    if not path.is_file():
+        raise InstallerError(f"{path}: no such file")
+
+
+def check_index_url(url: str, option: str) -> None:
+    """An index is an http(s) URL or a local directory (``file:`` URL or path)."""
+    from wheelnext.installer.errors import InstallerError
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError as exc:
+        raise InstallerError(f"{option} {url}: invalid URL ({exc})") from None
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise InstallerError(f"{option} {url}: the URL names no host")
+        return
+    if parts.scheme == "file" or (not parts.scheme and Path(url).is_dir()):
+        return
+    if not parts.scheme:
+        raise InstallerError(f"{option} {url}: not an http(s) URL or a directory")
+    raise InstallerError(f"{option} {url}: unsupported URL scheme {parts.scheme!r}")
 
 
 class _Sources(argparse.Action):
@@ -53,6 +149,8 @@ class _Sources(argparse.Action):
                 f"{option}: expected NAME=URL{'[,URL...]' if option == '--index-group' else ''}"
             )
         members = [u for u in urls.split(",") if u]
+        if not members:
+            parser.error(f"{option}: no URL given for {name!r}")
         if option == "--index" and len(members) != 1:
             parser.error(f"{option}: expected one URL for index {name!r}")
         namespace.sources = [*(namespace.sources or []), (option, name, members)]
@@ -101,10 +199,19 @@ def index_config(
     merged as one last group, as pip merges its indexes."""
     from packaging.utils import canonicalize_name
 
+    from wheelnext.installer.errors import InstallerError
     from wheelnext.installer.indexes import Index, IndexConfig, IndexGroup
 
     explicit = set(args.explicit_index)
     groups = []
+    for option, _, urls in args.sources or []:
+        for url in urls:
+            check_index_url(url, option)
+    for option, url in default:
+        check_index_url(url, f"--{option.rstrip('-0123456789')}")
+    for directory in args.find_links:
+        if not Path(directory).is_dir():
+            raise InstallerError(f"--find-links {directory}: not a directory")
     for option, name, urls in args.sources or []:
         members = tuple(
             Index(
@@ -124,12 +231,16 @@ def index_config(
     pins: dict[str, str] = {}
     for pin in args.pin:
         package, sep, index = pin.partition("=")
-        if not sep:
+        if not sep or not package.strip() or not index:
             parser.error(f"--pin: expected PKG=INDEXNAME, got {pin!r}")
-        pins[canonicalize_name(package)] = index
+        pins[canonicalize_name(package.strip())] = index
     config = IndexConfig(
         tuple(groups), args.index_strategy, pins, args.fallthrough_on_error, args.mirror_mismatch
     )
-    for index in set(pins.values()) | explicit:
-        config.pinned_group(index)  # unknown names fail early, naming the known ones
+    known = config.names()
+    for index in sorted(set(pins.values()) | explicit):
+        if index not in known:  # unknown names fail early, naming the known ones
+            raise InstallerError(
+                f"no index or index group named {index!r} (known: {', '.join(known) or 'none'})"
+            )
     return config

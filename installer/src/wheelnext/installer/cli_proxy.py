@@ -9,7 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wheelnext.installer.cli_common import add_index_options, index_config, run_command
+from wheelnext.installer.cli_common import (
+    add_index_options,
+    check_dir,
+    index_config,
+    port,
+    run_command,
+    seconds,
+)
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -27,7 +34,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     add_index_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
+    p.add_argument("--port", type=port, default=0, help="port (default: a free one, printed)")
     p.add_argument(
         "--properties",
         type=Path,
@@ -35,8 +42,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         help="select for another machine (wn-detect --json output) instead of this one",
     )
     p.add_argument("--cache-dir", type=Path, metavar="DIR")
-    p.add_argument("--ttl", type=float, default=60.0, metavar="SECONDS", help="page lifetime")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS")
+    p.add_argument("--ttl", type=seconds, default=60.0, metavar="SECONDS", help="page lifetime")
+    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
 
@@ -65,6 +72,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     default = [(f"upstream-{i + 1}", url) for i, url in enumerate(args.upstream)]
     config = index_config(args, parser, default)
+    if args.cache_dir is not None:
+        check_dir(args.cache_dir, "--cache-dir")
     if args.properties is not None:
         supported = SupportedProperties.load(args.properties)
     else:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import run_command
+from wheelnext.installer.cli_common import check_dir, check_wheel_file, run_command
+
+_PLUGIN_API = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -65,6 +68,10 @@ def _pairs(values: list[str], option: str, parser: argparse.ArgumentParser) -> d
     return pairs
 
 
+def _check_wheel(path: Path) -> None:
+    check_wheel_file(path, "WHEEL")
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
@@ -73,6 +80,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 
 def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     from wheelnext.core.errors import WheelnextError
     from wheelnext.core.labels import NULL_LABEL
     from wheelnext.core.metadata import ProviderInfo
@@ -87,6 +96,15 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except WheelnextError as exc:
         raise InstallerError(f"--property: {exc}") from None
     plugin_apis = _pairs(args.plugin_api, "--plugin-api", parser)
+    for ns, api in plugin_apis.items():
+        if not _PLUGIN_API.fullmatch(api):
+            raise InstallerError(f"--plugin-api {ns}={api}: expected MODULE:ATTR")
+    for ns, req in _pairs(args.provider, "--provider", parser).items():
+        try:
+            Requirement(req)
+        except InvalidRequirement as exc:
+            reason = (str(exc).splitlines() or ["invalid"])[0]
+            raise InstallerError(f"--provider {ns}={req}: invalid requirement: {reason}") from None
     providers = {
         ns: ProviderInfo(requires=(req,), plugin_api=plugin_apis.get(ns))
         for ns, req in _pairs(args.provider, "--provider", parser).items()
@@ -97,8 +115,9 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     metadata = build_metadata(
         NULL_LABEL if args.null else args.label, properties, namespaces, args.format, providers
     )
-    if not args.wheel.is_file():
-        raise InstallerError(f"{args.wheel}: no such file")
+    _check_wheel(args.wheel)
+    if args.output_dir is not None:
+        check_dir(args.output_dir, "-o")
     path = make_variant(args.wheel, metadata, args.output_dir)
     print(path)
     return 0
@@ -106,11 +125,9 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelnext.core.metadata import metadata_to_json
-    from wheelnext.installer.errors import InstallerError
     from wheelnext.installer.variant_wheels import read_variant
 
-    if not args.wheel.is_file():
-        raise InstallerError(f"{args.wheel}: no such file")
+    _check_wheel(args.wheel)
     wheel = read_variant(args.wheel)
     if args.json:
         doc = None if wheel.metadata is None else metadata_to_json(wheel.metadata)
@@ -144,6 +161,7 @@ def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _index(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelnext.installer.variant_wheels import index_directory
 
+    check_dir(args.directory, "DIR", create=False)
     written = index_directory(args.directory)
     for path in written:
         print(path)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import run_command
+from wheelnext.installer.cli_common import check_dir, check_wheel_file, run_command
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -38,10 +38,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 def _destination(args: argparse.Namespace) -> Path:
     from wheelnext.installer.errors import InstallerError
 
-    if not args.wheel.is_file():
-        raise InstallerError(f"{args.wheel}: no such file")
+    check_wheel_file(args.wheel, "WHEEL")
     wheel: Path = args.wheel
-    return Path(args.output_dir or wheel.parent) / wheel.name
+    if args.output_dir is not None:
+        check_dir(args.output_dir, "-o")
+    destination = Path(args.output_dir or wheel.parent) / wheel.name
+    if destination.is_dir():
+        raise InstallerError(f"-o {args.output_dir}: {wheel.name} there is a directory")
+    return destination
 
 
 def _recompress(args: argparse.Namespace) -> int:

@@ -58,9 +58,13 @@ class DistMetadata:
                 ", ".join(sorted(defaults - provides)),
             )
             defaults &= provides
-        requires = tuple(
-            Wanted.parse(text, f"{origin}: Requires-Dist") for text in raw.get("requires_dist", [])
-        )
+        try:
+            requires = tuple(
+                Wanted.parse(text, f"{origin}: Requires-Dist")
+                for text in raw.get("requires_dist", [])
+            )
+        except RecursionError:  # a marker of thousands of nested parentheses
+            raise InstallerError(f"{origin}: METADATA: a Requires-Dist nests too deeply") from None
         return cls(
             canonicalize_name(display),
             display,

@@ -9,7 +9,6 @@ skipped, so the resolver backtracks past them.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelnext.core.errors import MetadataError, WheelnextError
+from wheelnext.core.errors import MetadataError, WheelnextError, one_line
 from wheelnext.core.filenames import (
     WheelFilename,
     is_variants_json_filename,
@@ -34,6 +33,7 @@ from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
+from wheelnext.installer.names import storage_path
 from wheelnext.installer.simple_api import FileEntry
 from wheelnext.installer.target import Target
 from wheelnext.installer.variant_wheels import read_variant
@@ -51,6 +51,8 @@ class Chosen:
     wheel: WheelFilename
     why: str
     variant_env: VariantEnvironment
+    # the release's variant metadata the wheel was selected by (checked again at install)
+    variant_metadata: VariantMetadata | None = None
 
     @property
     def filename(self) -> str:
@@ -85,7 +87,9 @@ class Finder:
         )
         self._files: dict[str, ProjectFiles] = {}
         self._chosen: dict[tuple[str, Version], Chosen | None] = {}
-        self._meta: dict[str, DistMetadata] = {}
+        self._meta: dict[str, DistMetadata] = {}  # by file URL
+        self._pep658: dict[str, DistMetadata] = {}  # the index's METADATA, by file URL
+        self._checked: set[str] = set()  # wheels whose METADATA matched the PEP 658 file
 
     # -- which files ----------------------------------------------------------------
 
@@ -169,6 +173,7 @@ class Finder:
                 best.wheel,
                 best.why,
                 self.selector.variant_environment(best.wheel, meta),
+                meta,
             )
             requires = self.metadata(chosen).requires_python
             if requires is not None and not requires.contains(
@@ -193,40 +198,78 @@ class Finder:
     def fetch(
         self, located: Located, progress: Callable[[int, int | None], None] | None = None
     ) -> Path:
-        """Download (or reuse) a file, verified against the index's hash."""
+        """Download (or reuse) a file, verified against every hash the index gave, under a
+        path we derive (never the server's name as a path). A wheel whose PEP 658 metadata
+        was read is checked to carry the same METADATA."""
         entry = located.file
-        destination = self.work / "downloads" / entry.filename
-        if destination.is_file():
-            return destination
-        return self.http.download(entry.url, entry.hashes.get("sha256"), destination, progress)
+        check_source(located)
+        destination = storage_path(self.work / "downloads", entry.url, entry.filename)
+        if not destination.is_file():
+            self.http.download(entry.url, None, destination, progress, hashes=entry.hashes)
+        served = self._pep658.get(entry.url)
+        if served is not None and entry.url not in self._checked:
+            _same_metadata(served, self._wheel_metadata(destination, entry.filename), entry)
+            self._checked.add(entry.url)
+        return destination
+
+    def _wheel_metadata(self, wheel: Path, filename: str) -> DistMetadata:
+        """The METADATA inside a wheel; its ``.dist-info`` must be the filename's."""
+        errors: tuple[type[BaseException], ...] = (*corrupt_errors(), KeyError)
+        try:
+            with open_zip(wheel) as archive:
+                name = f"{_dist_info(archive, filename)}/METADATA"
+                data = archive.read(name)
+        except errors as exc:
+            raise InstallerError(f"{filename}: not a valid wheel archive ({exc})") from None
+        return DistMetadata.parse(data, filename)
 
     def metadata(self, chosen: Chosen) -> DistMetadata:
-        """The chosen wheel's METADATA: the PEP 658 file when offered, else from the wheel."""
+        """The chosen wheel's METADATA: the PEP 658 file when offered, else from the wheel.
+        Either must name the project and version of the filename."""
         entry = chosen.located.file
-        if entry.filename in self._meta:
-            return self._meta[entry.filename]
+        if entry.url in self._meta:
+            return self._meta[entry.url]
+        check_source(chosen.located)
         if entry.core_metadata:
-            data = self.http.get_bytes(entry.url + ".metadata")
             expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
-            if "sha256" in expected and hashlib.sha256(data).hexdigest() != expected["sha256"]:
-                raise InstallerError(f"{entry.url}.metadata: sha256 mismatch")
+            data = self.http.get_bytes(entry.url + ".metadata", expected)
+            meta = DistMetadata.parse(data, f"{entry.filename}.metadata")
+            self._pep658[entry.url] = meta
         else:
-            errors: tuple[type[BaseException], ...] = (*corrupt_errors(), KeyError)
-            try:
-                with open_zip(self.fetch(chosen.located)) as archive:
-                    name = f"{_dist_info(archive, entry.filename)}/METADATA"
-                    data = archive.read(name)
-            except errors as exc:
-                raise InstallerError(
-                    f"{entry.filename}: not a valid wheel archive ({exc})"
-                ) from None
-        meta = DistMetadata.parse(data, entry.filename)
+            meta = self._wheel_metadata(self.fetch(chosen.located), entry.filename)
         if meta.name != canonicalize_name(chosen.name) or meta.version != chosen.version:
             raise InstallerError(
-                f"{entry.filename}: METADATA says {meta.display_name} {meta.version}"
+                f"{entry.filename}: METADATA says {one_line(meta.display_name, 80)} "
+                f"{meta.version}, not {chosen.name} {chosen.version}"
             )
-        self._meta[entry.filename] = meta
+        self._meta[entry.url] = meta
         return meta
+
+
+def check_source(located: Located) -> None:
+    """A file listed by a remote index must be fetched over http(s), never from disk."""
+    if not located.index.flat and not located.file.url.startswith(("http://", "https://")):
+        raise InstallerError(
+            f"index {located.index.name}: refusing {located.file.filename}: "
+            "a remote index may point only to http and https URLs"
+        )
+
+
+def _same_metadata(served: DistMetadata, inside: DistMetadata, entry: FileEntry) -> None:
+    """The PEP 658 file the index served and the wheel's own METADATA must agree on what
+    resolution used: name, version, Requires-Dist and Requires-Python."""
+
+    def key(meta: DistMetadata) -> tuple[object, ...]:
+        requires = sorted(f"{w.requirement}; {w.marker}" for w in meta.requires_dist)
+        return meta.name, meta.version, requires, str(meta.requires_python or "")
+
+    fields = ("Name", "Version", "Requires-Dist", "Requires-Python")
+    for field_name, a, b in zip(fields, key(served), key(inside), strict=True):
+        if a != b:
+            raise InstallerError(
+                f"{entry.filename}: the wheel's METADATA differs from the index's "
+                f"{entry.filename}.metadata ({field_name}); refusing it"
+            )
 
 
 def release_metadata(
@@ -239,8 +282,10 @@ def release_metadata(
     ``variants.json`` when listed, else each label's own ``variant.json`` merged (PEP 825)."""
     try:
         if variants_json:
+            check_source(variants_json[0])
             entry = variants_json[0].file
-            return parse_metadata(http.get_bytes(entry.url), source=entry.url)
+            data = http.get_bytes(entry.url, entry.hashes)
+            return parse_metadata(data, source=entry.url)
         merged: VariantMetadata | None = None
         seen: set[str] = set()
         for located in wheels:
@@ -267,10 +312,23 @@ def _version_of_variants(filename: str) -> Version | None:
 
 
 def _dist_info(archive: Any, filename: str) -> str:
+    """The wheel's one ``.dist-info`` directory, which must be the filename's project and
+    version (so a wheel cannot install files under another project's name)."""
     tops: set[str] = {name.split("/", 1)[0] for name in archive.namelist()}
     found = [t for t in tops if t.endswith(".dist-info")]
     if len(found) != 1:
         raise InstallerError(f"{filename}: expected one .dist-info directory, found {len(found)}")
+    stem = found[0].removesuffix(".dist-info")
+    name, _, version = stem.rpartition("-")
+    wheel = WheelFilename.parse(filename)
+    try:
+        same = canonicalize_name(name) == wheel.name and Version(version) == wheel.version
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise InstallerError(
+            f"{filename}: its {one_line(found[0], 120)} is not {wheel.name} {wheel.version}'s"
+        )
     return found[0]
 
 

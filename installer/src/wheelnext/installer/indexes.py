@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -125,6 +125,19 @@ def project_of(filename: str) -> str | None:
     return None
 
 
+def _own_files(page: ProjectPage, project: str, url: str) -> ProjectPage:
+    """``page`` without the entries that are not ``project``'s (another project's wheels
+    or ``-variants.json``): an index may not deliver files of other projects through
+    this page, whatever its priority."""
+    own = tuple(entry for entry in page.files if project_of(entry.filename) == project)
+    if len(own) != len(page.files):
+        for entry in page.files:
+            if project_of(entry.filename) != project:
+                LOG.info("%s: ignoring %s, which is not a file of %s", url, entry.filename, project)
+        return replace(page, files=own)
+    return page
+
+
 class IndexSet:
     """Reads project pages (concurrently, once per run) and applies index priority."""
 
@@ -150,7 +163,8 @@ class IndexSet:
             return ABSENT
         if response.status != 200:
             raise IndexUnavailable(f"index {index.name} ({url}): HTTP {response.status}")
-        return parse_page(response.body, response.content_type, response.url, project)
+        page = parse_page(response.body, response.content_type, response.url, project)
+        return _own_files(page, project, url)
 
     def _flat(self, index: Index, project: str) -> ProjectPage | _Absent:
         root = local_path(index.url) if index.url.startswith("file:") else Path(index.url)

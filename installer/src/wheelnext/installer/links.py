@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -151,7 +151,7 @@ def create_links(
     root: Path,
     *,
     files: set[str],
-    created: list[Path],
+    note: Callable[[Path], None],
     fallback: Fallback = "error",
     where: str = "LINKS",
 ) -> LinkOutcome:
@@ -159,7 +159,8 @@ def create_links(
 
     Each link is checked again on disk: no existing path is replaced, no parent directory
     is a link (nothing is written through a link), and the target resolves inside
-    ``root`` to a file this wheel installed. Created paths are appended to ``created``.
+    ``root`` to a file this wheel installed. Each path is passed to ``note`` (the
+    transaction's journal) before it is created.
     """
     targets = dict(links)
     real_root = root.resolve()
@@ -178,9 +179,10 @@ def create_links(
             raise InstallerError(f"{where}: target of {link!r} is not a file this wheel installed")
         missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
         for directory in reversed(missing):
+            note(directory)
             directory.mkdir()
-            created.append(directory)
         relative = os.path.relpath(root / target, path.parent)
+        note(path)
         try:
             path.symlink_to(relative)
         except OSError as exc:
@@ -190,10 +192,8 @@ def create_links(
                     "this filesystem may not support links: use --link-fallback=copy"
                 ) from None
             shutil.copy2(final, path)
-            created.append(path)
             copies += 1
             continue
-        created.append(path)
         made += 1
         saved += final.stat().st_size
     return LinkOutcome(made, copies, saved)

@@ -38,10 +38,10 @@ from wheelnext.core.metadata import VariantMetadata
 from wheelnext.core.priorities import UserPriorities
 from wheelnext.core.selector import Selector
 from wheelnext.core.supported import SupportedProperties
-from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.finder import release_metadata
+from wheelnext.installer.finder import check_source, release_metadata
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located
+from wheelnext.installer.names import storage_path
 from wheelnext.installer.simple_api import FileEntry
 
 LOG = logging.getLogger("wheelnext.installer")
@@ -183,17 +183,22 @@ class VariantProxy:
     def fetch(self, located: Located) -> Path:
         """The upstream file on disk, downloaded once and verified against its hash."""
         entry = located.file
-        destination = self.work / "files" / url_key(entry.url) / entry.filename
+        check_source(located)
+        destination = storage_path(self.work / "files", entry.url, entry.filename)
         with self._lock:
             lock = self._fetch_locks.setdefault(destination, threading.Lock())
         with lock:
             if not destination.is_file():
-                self.http.download(entry.url, entry.hashes.get("sha256"), destination)
+                self.http.download(entry.url, None, destination, hashes=entry.hashes)
         return destination
 
     def metadata(self, item: Served) -> bytes:
-        """The PEP 658 metadata file of an offered wheel, from upstream."""
-        return self.http.get_bytes(item.located.file.url + ".metadata")
+        """The PEP 658 metadata file of an offered wheel, from upstream, verified against
+        the hashes the upstream page gave for it."""
+        check_source(item.located)
+        entry = item.located.file
+        expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
+        return self.http.get_bytes(entry.url + ".metadata", expected)
 
 
 # ---------------------------------------------------------------- rendering
@@ -328,7 +333,7 @@ def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> 
                     self._file(path[len("/files/") :])
                 else:
                     self._error(404, "not found (the index is at /simple/NAME/)")
-            except (InstallerError, MetadataError) as exc:
+            except WheelnextError as exc:
                 LOG.warning("%s: %s", path, exc)
                 self._error(502, f"upstream error: {exc}")
             except (BrokenPipeError, ConnectionResetError):

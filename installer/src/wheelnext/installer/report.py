@@ -13,6 +13,7 @@ from importlib.metadata import version as dist_version
 from typing import Any
 
 from wheelnext.core.files import atomic_write
+from wheelnext.installer.direct import DIRECT
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.resolver import Resolution
 from wheelnext.installer.target import Target
@@ -28,7 +29,7 @@ def build_report(
         items.append(
             {
                 "download_info": {"url": entry.url, "archive_info": {"hashes": hashes}},
-                "is_direct": False,
+                "is_direct": chosen.located.group == DIRECT,
                 "is_yanked": entry.is_yanked,
                 "requested": name in resolution.requested,
                 "requested_extras": sorted(resolution.requested.get(name, set())),
@@ -54,6 +55,12 @@ def build_report(
 
 
 def write_report(path: str, report: dict[str, Any]) -> None:
+    """Write the report in one step (a failure names ``--report`` and leaves no file)."""
     import json
 
-    atomic_write(path, (json.dumps(report, indent=2) + "\n").encode())
+    from wheelnext.installer.errors import InstallerError
+
+    try:
+        atomic_write(path, (json.dumps(report, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise InstallerError(f"--report {path}: {exc.strerror or exc}") from None

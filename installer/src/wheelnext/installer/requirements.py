@@ -45,7 +45,8 @@ class Wanted:
             requirement = Requirement(head)
             parsed_marker = VariantMarker(marker) if marker is not None else None
         except (InvalidRequirement, ValueError) as exc:
-            raise InstallerError(f"{origin}: invalid requirement {text!r}: {exc}") from None
+            reason = (str(exc).splitlines() or ["invalid"])[0]
+            raise InstallerError(f"{origin}: invalid requirement {text!r}: {reason}") from None
         return cls(requirement, parsed_marker, bool(_BRACKETS.match(head)), text.strip())
 
 
@@ -54,7 +55,9 @@ def read_requirements_file(path: str) -> list[Wanted]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise InstallerError(f"{path}: {exc.strerror}") from None
+        raise InstallerError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InstallerError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     wanted = []
     for number, raw in enumerate(lines, start=1):
         line = raw.split(" #", 1)[0].strip()

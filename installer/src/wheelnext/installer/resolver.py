@@ -25,7 +25,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelnext.core.markers import VariantEnvironment
-from wheelnext.installer.errors import ResolutionImpossible
+from wheelnext.installer.errors import InstallerError, ResolutionImpossible
 from wheelnext.installer.finder import Chosen, Finder, iter_versions
 from wheelnext.installer.requirements import Wanted
 
@@ -91,6 +91,7 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
     markers: Mapping[str, str]
     default_extras: bool = True
     active: dict[str, set[str]] = field(default_factory=dict)  # project → extras in effect
+    direct: Mapping[str, str] = field(default_factory=dict)  # project → URL the user named
 
     def identify(self, requirement_or_candidate: Need | Candidate) -> str:
         return requirement_or_candidate.identifier
@@ -140,6 +141,17 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
             return True
         return wanted.marker.evaluate(variant, {**self.markers, "extra": extra})
 
+    def _check_url(self, wanted: Wanted, parent: str) -> None:
+        """A dependency's ``name @ URL`` is followed only when the user named that URL."""
+        url = wanted.requirement.url
+        if url is not None and self.direct.get(wanted.name) != url:
+            from wheelnext.installer.direct import display
+
+            raise InstallerError(
+                f"{parent} requires {wanted.name} @ {display(url)}: direct references "
+                "in dependencies are not followed (name the URL yourself to use it)"
+            )
+
     def get_dependencies(self, candidate: Candidate) -> Iterable[Need]:
         meta = self.finder.metadata(candidate.chosen)
         parent = f"{meta.display_name} {meta.version}"
@@ -147,8 +159,10 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
         if not candidate.extras:
             self.active.setdefault(candidate.name, set())
             applying = [w for w in meta.requires_dist if self._applies(w, variant, "")]
+            for wanted in applying:
+                self._check_url(wanted, parent)
             needs = [need_for(w, parent, self.default_extras) for w in applying]
-            self.finder.indexes.prefetch([n.name for n in needs])
+            self.finder.indexes.prefetch([n.name for n in needs if n.name not in self.direct])
             return needs
         extras: list[str]
         if candidate.extras == (DEFAULT,):
@@ -163,6 +177,7 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
         for extra in extras:
             for wanted in meta.requires_dist:
                 if self._applies(wanted, variant, extra) and not self._applies(wanted, variant, ""):
+                    self._check_url(wanted, f"{parent} [{extra}]")
                     needs.append(need_for(wanted, f"{parent} [{extra}]", self.default_extras))
         return needs
 
@@ -209,8 +224,18 @@ def _explain(exc: resolvelib.ResolutionImpossible, provider: Provider) -> str:  
             else ""
         )
         found = provider.finder.files(need.name, need.specifier)
-        if found.group is None:
+        if need.name in provider.direct:
+            from wheelnext.installer.direct import display
+
+            url = display(provider.direct[need.name])
+            lines.append(f"{need.text}{where}: not satisfied by the wheel you named ({url})")
+        elif found.group is None:
             lines.append(f"{need.text}{where}: no index lists {need.name}")
+        elif found.files and not any(f.file.filename.endswith(".whl") for f in found.files):
+            lines.append(  # wheels only, as pip --only-binary :all:
+                f"{need.text}{where}: index group {found.group} offers only source "
+                f"distributions of {need.name}; wn installs wheels only"
+            )
         else:
             strategy = provider.finder.indexes.config.strategy
             lines.append(

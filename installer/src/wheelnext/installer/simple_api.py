@@ -7,13 +7,16 @@ major API versions are refused; newer minor versions are read with a warning.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from wheelnext.core import safejson
+from wheelnext.core.errors import MetadataError, one_line
 from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.names import check_digest, check_filename
 
 LOG = logging.getLogger("wheelnext.installer")
 ACCEPT = (
@@ -24,6 +27,7 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
 SUPPORTED_MAJOR = 1
 SUPPORTED_MINOR = 4
+REMOTE_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class FileEntry:
     yanked: str | None = None  # None: not yanked; "" or the reason: yanked
     core_metadata: dict[str, str] | bool = False
     size: int | None = None
+    upload_time: str | None = None  # PEP 700, as the index wrote it
 
     @property
     def is_yanked(self) -> bool:
@@ -57,50 +62,114 @@ class ProjectPage:
 def _check_version(version: str, url: str) -> None:
     major, _, minor = version.partition(".")
     if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
-        raise InstallerError(f"{url}: Simple API version {version} is not supported (need 1.x)")
+        raise InstallerError(
+            f"{url}: Simple API version {one_line(version, 40)} is not supported (need 1.x)"
+        )
     if minor.isdigit() and int(minor) > SUPPORTED_MINOR:
         LOG.warning("%s: Simple API version %s is newer than 1.%d", url, version, SUPPORTED_MINOR)
 
 
-def _without_fragment(url: str) -> tuple[str, dict[str, str]]:
+def _file_url(base: str, href: str, page: str) -> str:
+    """``href`` resolved against ``base``; a remote page may point only to http(s)."""
+    resolved = urljoin(base, href)
+    scheme = urlsplit(resolved).scheme.lower()
+    if scheme not in REMOTE_SCHEMES:
+        raise InstallerError(
+            f"{page}: refusing a link to a {one_line(scheme, 20) or 'scheme-less'} URL "
+            "(a remote index may point only to http and https)"
+        )
+    return resolved
+
+
+def _without_fragment(url: str, page: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     hashes = {}
     if parts.fragment and "=" in parts.fragment:
         algorithm, _, digest = parts.fragment.partition("=")
-        hashes[algorithm.lower()] = digest.lower()
+        algorithm, digest = check_digest(algorithm, digest, page)
+        hashes[algorithm] = digest
     return urlunsplit(parts._replace(fragment="")), hashes
 
 
+class _Bad(Exception):
+    """A field of a JSON page has the wrong type (turned into one InstallerError)."""
+
+
+def _get(mapping: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise _Bad(f"{where}{key} has the wrong type")
+    if not isinstance(value, kinds):
+        raise _Bad(f"{where}{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _hashes(value: object, url: str, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Bad(f"{what} must be an object")
+    return dict(check_digest(k, v, url) for k, v in value.items())
+
+
+def _json_entry(item: object, index: int, url: str) -> FileEntry:
+    where = f"files[{index}]."
+    if not isinstance(item, dict):
+        raise _Bad(f"files[{index}] must be an object")
+    filename = check_filename(_get(item, "filename", str, where), url)
+    href = _get(item, "url", str, where)
+    if href is None:
+        raise _Bad(f"{where}url is missing")
+    metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
+    core_metadata: dict[str, str] | bool
+    if isinstance(metadata, bool) or metadata is None:
+        core_metadata = bool(metadata)
+    else:
+        core_metadata = _hashes(metadata, url, f"{where}core-metadata")
+    yanked = _get(item, "yanked", (bool, str), where)
+    size = _get(item, "size", int, where)
+    if size is not None and size < 0:
+        raise _Bad(f"{where}size is negative")
+    return FileEntry(
+        filename=filename,
+        url=_file_url(url, href, url),
+        hashes=_hashes(item.get("hashes"), url, f"{where}hashes"),
+        requires_python=_get(item, "requires-python", str, where) or None,
+        yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
+        core_metadata=core_metadata,
+        size=size,
+        upload_time=_get(item, "upload-time", str, where),
+    )
+
+
 def parse_json(body: bytes, url: str) -> ProjectPage:
-    """A PEP 691 JSON page; relative file URLs resolve against ``url``."""
+    """A PEP 691 JSON page; relative file URLs resolve against ``url``. Every field is
+    type-checked: a wrong-typed field is one error naming the page and the field."""
     try:
-        doc = json.loads(body)
-        meta = doc.get("meta", {})
-        _check_version(str(meta.get("api-version", "1.0")), url)
-        files = []
-        for item in doc["files"]:
-            metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
-            yanked = item.get("yanked", False)
-            files.append(
-                FileEntry(
-                    filename=item["filename"],
-                    url=urljoin(url, item["url"]),
-                    hashes={k.lower(): v.lower() for k, v in item.get("hashes", {}).items()},
-                    requires_python=item.get("requires-python") or None,
-                    yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
-                    core_metadata=metadata if isinstance(metadata, dict | bool) else False,
-                    size=item.get("size"),
-                )
-            )
-        status = doc.get("project-status") or {}
+        doc = safejson.loads(body, url)
+        if not isinstance(doc, dict):
+            raise _Bad("the page is not a JSON object")
+        meta = _get(doc, "meta", dict, "") or {}
+        version = _get(meta, "api-version", str, "meta.") or "1.0"
+        _check_version(version, url)
+        name = _get(doc, "name", str, "")
+        items = _get(doc, "files", list, "")
+        if name is None or items is None:
+            raise _Bad("name and files are required")
+        files = [_json_entry(item, i, url) for i, item in enumerate(items)]
+        status = _get(doc, "project-status", dict, "") or {}
         return ProjectPage(
-            doc["name"],
+            name,
             tuple(files),
-            status.get("status", "active"),
-            status.get("reason"),
-            str(meta.get("api-version", "1.0")),
+            _get(status, "status", str, "project-status.") or "active",
+            _get(status, "reason", str, "project-status."),
+            version,
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MetadataError as exc:
+        raise InstallerError(f"{url}: not a valid Simple API JSON page ({exc.problem})") from None
+    except _Bad as exc:
         raise InstallerError(f"{url}: not a valid Simple API JSON page ({exc})") from None
 
 
@@ -142,16 +211,16 @@ def parse_html(body: bytes, url: str, name: str) -> ProjectPage:
     files = []
     for attrs, text in parser.anchors:
         href = attrs.get("href")
-        if not href:
-            continue
-        file_url, hashes = _without_fragment(urljoin(base, href))
-        filename = text or file_url.rsplit("/", 1)[-1]
+        if not href or urlsplit(href).path.endswith("/"):
+            continue  # not a file: a folder, such as a directory listing's "../"
+        file_url, hashes = _without_fragment(_file_url(base, href, url), url)
+        filename = check_filename(text or unquote(urlsplit(file_url).path.rsplit("/", 1)[-1]), url)
         metadata_attr = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         metadata: dict[str, str] | bool = False
         if metadata_attr is not None:
             if "=" in metadata_attr:
                 algorithm, _, digest = metadata_attr.partition("=")
-                metadata = {algorithm.lower(): digest.lower()}
+                metadata = dict([check_digest(algorithm, digest, url)])
             else:
                 metadata = metadata_attr.lower() != "false"
         files.append(
@@ -180,4 +249,6 @@ def parse_page(body: bytes, content_type: str, url: str, name: str) -> ProjectPa
         return parse_json(body, url)
     if kind in HTML_TYPES or not kind:
         return parse_html(body, url, name)
-    raise InstallerError(f"{url}: unexpected Content-Type {content_type!r} for a project page")
+    raise InstallerError(
+        f"{url}: unexpected Content-Type {one_line(content_type, 80)!r} for a project page"
+    )

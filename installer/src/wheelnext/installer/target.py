@@ -83,21 +83,40 @@ def _tags(info: dict[str, object]) -> tuple[tags.Tag, ...]:
 def probe(python: str | None = None, target_dir: Path | None = None) -> Target:
     """Ask ``python`` (default: this interpreter) for its facts; ``target_dir`` overrides paths."""
     executable = python or sys.executable
+    where = f"--python {executable}"
+    if python is not None and not Path(python).is_file():
+        raise InstallerError(f"{where}: no such file")
     try:
-        output = subprocess.run(
-            [executable, "-I", "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise InstallerError(f"--python {executable}: cannot run it ({exc})") from None
-    info = json.loads(output)
-    paths = info["paths"]
-    scheme = {
-        "purelib": paths["purelib"],
-        "platlib": paths["platlib"],
-        "headers": paths.get("include", str(Path(paths["data"]) / "include")),
-        "scripts": paths["scripts"],
-        "data": paths["data"],
-    }
+        done = subprocess.run(
+            [executable, "-I", "-c", _PROBE],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        raise InstallerError(f"{where}: did not answer within 60 seconds") from None
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InstallerError(f"{where}: cannot run it ({reason})") from None
+    if done.returncode != 0:
+        raise InstallerError(
+            f"{where}: not a working Python interpreter (exit status {done.returncode})"
+        )
+    try:
+        info = json.loads(done.stdout)
+        paths = info["paths"]
+        scheme = {
+            "purelib": str(paths["purelib"]),
+            "platlib": str(paths["platlib"]),
+            "headers": str(paths.get("include", Path(paths["data"]) / "include")),
+            "scripts": str(paths["scripts"]),
+            "data": str(paths["data"]),
+        }
+        markers = {str(k): str(v) for k, v in info["markers"].items()}
+        facts = (str(info["executable"]), _tags(info), markers)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InstallerError(f"{where}: not a Python interpreter this installer can use") from None
     if target_dir is not None:
         root = str(target_dir.resolve())
         scheme = {
@@ -107,4 +126,4 @@ def probe(python: str | None = None, target_dir: Path | None = None) -> Target:
             "scripts": str(Path(root) / "bin"),
             "data": root,
         }
-    return Target(info["executable"], scheme, _tags(info), info["markers"])
+    return Target(facts[0], scheme, facts[1], facts[2])

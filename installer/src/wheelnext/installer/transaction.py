@@ -2,9 +2,12 @@
 
 First every wheel is downloaded, its hash verified, its archive checked (RECORD hashes,
 compression methods, the names it would write); only then is anything written. Old
-versions are moved aside, new files are written through ``installer`` while every path is
-recorded, and any failure or interruption moves the old files back and deletes the new
-ones: the environment is as it was.
+versions are moved aside, new files are written through ``installer``, and every step is
+recorded in a write-ahead journal (``journal.py``) before it is taken: any failure or
+interruption moves the old files back and deletes the new ones, in this process or, after
+a kill, in the next ``wn`` on the environment. An installed RECORD is followed only inside
+the environment's scheme directories (as pip does): a line resolving outside is refused.
+Callers hold the environment lock (``envlock.locked``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,8 @@ import contextlib
 import csv
 import logging
 import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
@@ -30,9 +31,11 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.records import RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
+from wheelnext.core.errors import one_line
 from wheelnext.installer.archive import ArchiveInfo, check_archive, open_zip
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen
+from wheelnext.installer.journal import RESERVED, Journal, inside, recover
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.target import Target
 
@@ -57,12 +60,13 @@ class _CheckedWheel(WheelFile):
 
 
 class _RecordingDestination(SchemeDictionaryDestination):
-    """``installer``'s destination, noting every file and directory it creates."""
+    """``installer``'s destination, journaling every file and directory before creating it."""
 
-    def __init__(self, *args: object, created: list[Path], **kwargs: object) -> None:
+    def __init__(self, *args: object, note: Callable[[Path], None], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.created = created
+        self.note = note
         self._seen: set[Path] = set()  # directories already checked (12,000-file wheels)
+        self._roots = {Path(self.scheme_dict[s]) for s in ("purelib", "platlib")}
 
     def _prepare_parents(self, root: Path, directory: Path) -> None:
         """Refuse a link among the directories below ``root``; note the ones to create."""
@@ -79,17 +83,22 @@ class _RecordingDestination(SchemeDictionaryDestination):
             if directory.parent == directory:
                 break
             directory = directory.parent
-        self.created.extend(reversed(missing))
+        for path in reversed(missing):
+            self.note(path)
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
         root = Path(self.scheme_dict[scheme])
         target = root / path
+        for library in self._roots:
+            top = target.relative_to(library).parts[:1] if target.is_relative_to(library) else ()
+            if top and top[0] in RESERVED:
+                raise InstallerError(f"{path}: a name wn keeps for its own journal and lock")
         self._prepare_parents(root, target.parent)
         if os.path.lexists(target):
             raise InstallerError(f"{target}: already exists and belongs to another distribution")
-        self.created.append(target)
+        self.note(target)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
 
@@ -98,27 +107,31 @@ class Transaction:
     """Moves old files aside and records new ones, so either all of it happens or none."""
 
     target: Target
-    created: list[Path] = field(default_factory=list)
-    moved: list[tuple[Path, Path]] = field(default_factory=list)
-    backup: Path | None = None
+    journal: Journal = field(init=False)
 
-    def _backup_dir(self) -> Path:
-        if self.backup is None:
-            base = Path(self.target.scheme["purelib"])
-            base.mkdir(parents=True, exist_ok=True)
-            self.backup = Path(tempfile.mkdtemp(prefix=".wheelnext-backup-", dir=base))
-        return self.backup
+    def __post_init__(self) -> None:
+        self.journal = Journal(self.target)
 
     def remove(self, dist: Distribution) -> None:
-        """Move an installed distribution's files aside (restored if the transaction fails)."""
+        """Move an installed distribution's files aside (restored if the transaction fails).
+
+        Its RECORD is followed only inside the environment's scheme directories: a line
+        that resolves elsewhere (``..``, an absolute path, a directory link) is refused."""
         root = Path(str(dist.locate_file("")))
+        name = f"{dist.metadata['Name']} {dist.version}"
+        paths: list[Path] = []
+        resolved: dict[Path, Path] = {}
         for entry in dist.files or []:
             # never resolve: a recorded link is moved itself, its target is left alone
             path = Path(os.path.normpath(root / entry))
+            if not inside(path, self.journal.roots, resolved):
+                raise InstallerError(
+                    f"{name}: its RECORD names {one_line(str(entry))!r}, outside the "
+                    "environment; refusing to remove it"
+                )
             if path.is_file() or path.is_symlink():
-                aside = self._backup_dir() / str(len(self.moved))
-                path.rename(aside)
-                self.moved.append((path, aside))
+                paths.append(path)
+        self.journal.move_aside(paths)
 
     def install(
         self, wheel: Path, info: ArchiveInfo | None = None, link_fallback: Fallback = "error"
@@ -130,15 +143,16 @@ class Transaction:
             interpreter=self.target.executable,
             script_kind="posix",
             bytecode_optimization_levels=(),
-            created=self.created,
+            note=self.journal.creating,
         )
         with open_zip(wheel) as archive:
             source = _CheckedWheel(archive)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                install_wheel(
-                    source, destination, additional_metadata={"INSTALLER": INSTALLER_NAME}
-                )
+                from wheelnext.installer.drift import additional_metadata  # variant record
+
+                extra = {"INSTALLER": INSTALLER_NAME, **additional_metadata(wheel.name)}
+                install_wheel(source, destination, additional_metadata=extra)
             for warning in caught:  # e.g. installer skipping a shipped __pycache__ file
                 LOG.warning("%s: %s", wheel.name, warning.message)
         if not info.links:
@@ -148,7 +162,7 @@ class Transaction:
             info.links,
             root,
             files=set(info.members),
-            created=self.created,
+            note=self.journal.creating,
             fallback=link_fallback,
             where=wheel.name,
         )
@@ -159,30 +173,10 @@ class Transaction:
         return outcome
 
     def rollback(self) -> None:
-        for path in reversed(self.created):
-            with contextlib.suppress(OSError):
-                if path.is_dir() and not path.is_symlink():
-                    path.rmdir()
-                else:
-                    path.unlink()
-        for original, aside in reversed(self.moved):
-            original.parent.mkdir(parents=True, exist_ok=True)
-            aside.rename(original)
-        self._cleanup()
+        self.journal.rollback()
 
     def commit(self) -> None:
-        for original, _ in self.moved:  # directories left empty by the removed versions
-            with contextlib.suppress(OSError):
-                for parent in [original.parent, *original.parent.parents]:
-                    if parent == Path(self.target.scheme["purelib"]):
-                        break
-                    parent.rmdir()
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self.backup is not None:
-            shutil.rmtree(self.backup, ignore_errors=True)
-            self.backup = None
+        self.journal.commit()
 
 
 def installed(target: Target) -> dict[str, Distribution]:
@@ -197,7 +191,9 @@ def installed(target: Target) -> dict[str, Distribution]:
 
 @contextlib.contextmanager
 def transaction(target: Target) -> Iterator[Transaction]:
-    """Commit when the block ends normally; roll back on any exception or interrupt."""
+    """Commit when the block ends normally; roll back on any exception or interrupt.
+    An earlier, interrupted transaction on ``target`` is repaired first."""
+    recover(target)
     tx = Transaction(target)
     try:
         yield tx
@@ -220,12 +216,26 @@ def install_all(
     target: Target,
     on_install: Callable[[Chosen], None] | None = None,
     link_fallback: Fallback = "error",
+    *,
+    force: Collection[str] = (),
 ) -> Outcome:
-    """Install ``plan`` (wheels already downloaded and verified) as one transaction."""
+    """Install ``plan`` (wheels already downloaded and verified) as one transaction;
+    projects in ``force`` (canonical names) are reinstalled even at the same version."""
     infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
+    from wheelnext.installer.archive import check_destinations
+    from wheelnext.installer.variant_wheels import check_variant_wheel
+
+    for c in plan:  # variant.json vs label and variants.json; file paths vs this target
+        check_variant_wheel(wheels[c.filename], c.variant_metadata)
+        check_destinations(wheels[c.filename], infos[c.filename], target.scheme)
     links = NO_LINKS
     present = installed(target)
-    todo = [c for c in plan if _version_of(present.get(canonicalize_name(c.name))) != c.version]
+    todo = [
+        c
+        for c in plan
+        if canonicalize_name(c.name) in force
+        or _version_of(present.get(canonicalize_name(c.name))) != c.version
+    ]
     with transaction(target) as tx:
         for chosen in todo:
             old = present.get(canonicalize_name(chosen.name))

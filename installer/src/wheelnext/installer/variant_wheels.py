@@ -26,6 +26,7 @@ from wheelnext.installer.errors import InstallerError
 
 LOG = logging.getLogger(__name__)
 VARIANT_JSON = "variant.json"
+MAX_VARIANT_JSON = 16 * 2**20  # declared size; read before the archive check (finder.py)
 # "providers": the 0.2 format variantlib 0.2.2 reads and writes (provider requirements
 # included); "pep825": PEP 825's 0.1.1 format (namespaces only, providers left to tools)
 FORMATS: Mapping[str, SchemaVersion] = {"providers": PROVIDERS_V0_2_0, "pep825": PEP825_V0_1_1}
@@ -166,10 +167,20 @@ def read_variant(wheel: Path) -> VariantWheel:
     errors: tuple[type[BaseException], ...] = (*corrupt_errors(), ValueError)
     try:
         with open_zip(wheel) as archive:
-            names = [n for n in archive.namelist() if n.endswith(f".dist-info/{VARIANT_JSON}")]
-            data = archive.read(names[0]) if len(names) == 1 else None
+            infos = [
+                i
+                for i in archive.infolist()
+                if i.filename.count("/") == 1 and i.filename.endswith(f".dist-info/{VARIANT_JSON}")
+            ]
+            if len(infos) == 1 and infos[0].file_size > MAX_VARIANT_JSON:
+                raise InstallerError(
+                    f"{wheel.name}: {infos[0].filename} declares {infos[0].file_size} bytes "
+                    f"(limit {MAX_VARIANT_JSON})"
+                )
+            data = archive.read(infos[0]) if len(infos) == 1 else None
     except errors as exc:
         raise InstallerError(f"{wheel.name}: not a readable wheel ({exc})") from None
+    names = [i.filename for i in infos]
     if len(names) > 1:
         raise InstallerError(f"{wheel.name}: {len(names)} variant.json files")
     if filename.label is None:
@@ -179,11 +190,40 @@ def read_variant(wheel: Path) -> VariantWheel:
     if data is None:
         raise InstallerError(f"{wheel.name}: a variant wheel without *.dist-info/{VARIANT_JSON}")
     metadata = parse_metadata(data, source=f"{wheel.name}: {names[0]}")
-    try:
-        metadata.check_wheel(filename.label)
-    except WheelnextError as exc:
-        raise InstallerError(f"{wheel.name}: {exc}") from None
+    if metadata.labels != (filename.label,):
+        found = ", ".join(repr(label) for label in metadata.labels) or "none"
+        raise InstallerError(
+            f"{wheel.name}: {names[0]} must describe exactly the label {filename.label!r} "
+            f"of its filename; it describes {found}"
+        )
     return VariantWheel(wheel, filename, metadata)
+
+
+def check_variant_wheel(wheel: Path, release: VariantMetadata | None) -> VariantWheel:
+    """At install: the wheel's own ``variant.json`` must agree with its filename (see
+    ``read_variant``) and with ``release``, the variant metadata it was selected by (its
+    ``variants.json``): the label must be there with exactly the same properties, or the
+    machine would get a wheel built for hardware other than the one it was chosen for."""
+    found = read_variant(wheel)
+    if found.metadata is None or release is None:
+        return found
+    (label,) = found.metadata.labels
+    declared = found.metadata.variants[label]
+    listed = release.properties(label)
+    if listed is None:
+        raise InstallerError(
+            f"{wheel.name}: label {label!r} is not in the release's variant metadata"
+        )
+    if listed != declared:
+        raise InstallerError(
+            f"{wheel.name}: its {VARIANT_JSON} declares {_describe(declared)} but the "
+            f"release's variant metadata gives label {label!r} {_describe(listed)}"
+        )
+    return found
+
+
+def _describe(properties: frozenset[VariantProperty]) -> str:
+    return "; ".join(sorted(str(p) for p in properties)) or "no properties"
 
 
 def combine(wheels: Iterable[VariantWheel]) -> dict[str, VariantMetadata]:

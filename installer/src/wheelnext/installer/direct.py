@@ -1,0 +1,211 @@
+"""Direct references (``name @ URL``) that the user wrote, honoured for wheels only.
+
+A ``name @ https://…/name-1.0-py3-none-any.whl`` (or ``file:``) requirement on the command
+line or in a ``-r`` file makes that one wheel the only candidate for ``name``: it is
+downloaded, its ``#sha256=`` (or other hashlib) fragment verified, and then it goes
+through the same archive check, resolution and install as a wheel from an index. The
+URL's last segment must be a valid wheel filename for ``name``; it is never used as a
+path (the file is stored under a name rebuilt from the parsed filename, in a folder named
+by the URL's hash). Source distributions, VCS URLs and other files are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelnext.core.errors import WheelnextError, one_line
+from wheelnext.core.filenames import WheelFilename
+from wheelnext.core.selector import Selector
+from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.finder import Finder
+from wheelnext.installer.http import HttpClient, local_path
+from wheelnext.installer.indexes import Index, IndexSet, Located, ProjectFiles
+from wheelnext.installer.requirements import Wanted
+from wheelnext.installer.simple_api import FileEntry
+from wheelnext.installer.target import Target
+
+DIRECT = "direct"
+_SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*\.whl")
+_HASHES = frozenset(
+    a for a in hashlib.algorithms_guaranteed if not a.startswith("shake_")
+)  # shake digests have no fixed length, so a fragment cannot name one
+_VCS = re.compile(r"^(git|hg|svn|bzr)\+", re.IGNORECASE)
+
+
+def display(url: str) -> str:
+    """``url`` safe to print: credentials replaced, control characters removed."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    return one_line(urlunsplit(parts), 300)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectWheel:
+    """One user-named wheel URL, checked: where it is, what it must be, its hashes."""
+
+    name: NormalizedName
+    requested: str  # the URL exactly as written (dependencies may repeat it)
+    url: str  # without the fragment
+    wheel: WheelFilename
+    hashes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        return str(self.wheel)
+
+    @property
+    def located(self) -> Located:
+        entry = FileEntry(self.filename, self.url, dict(self.hashes))
+        return Located(entry, Index(DIRECT, self.url), DIRECT)
+
+    def where(self) -> str:
+        return f"{self.name} @ {display(self.requested)}"
+
+
+def _hashes(fragment: str, where: str) -> dict[str, str]:
+    """``sha256=…`` (``&``-separated) → {algorithm: hex digest}; anything else refused."""
+    hashes: dict[str, str] = {}
+    for part in filter(None, fragment.split("&")):
+        algorithm, sep, digest = part.partition("=")
+        algorithm = algorithm.lower()
+        if not sep or algorithm not in _HASHES:
+            raise InstallerError(
+                f"{where}: unsupported URL fragment {one_line(part, 80)!r} "
+                f"(expected a hash such as sha256=HEX)"
+            )
+        size = hashlib.new(algorithm).digest_size * 2
+        digest = digest.lower()
+        if len(digest) != size or not all(c in "0123456789abcdef" for c in digest):
+            raise InstallerError(f"{where}: {algorithm} digest is not {size} hex digits")
+        hashes[algorithm] = digest
+    return hashes
+
+
+def parse_direct(wanted: Wanted) -> DirectWheel:
+    """Check a ``name @ URL`` requirement the user wrote; one-line error when refused."""
+    written = wanted.requirement.url
+    if written is None:
+        raise ValueError("not a direct reference")
+    where = f"{wanted.name} @ {display(written)}"
+    if _VCS.match(written):
+        raise InstallerError(f"{where}: only wheel URLs are supported")
+    parts = urlsplit(written)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise InstallerError(f"{where}: the URL names no host")
+    elif scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise InstallerError(f"{where}: file: URLs must name a local path")
+    else:
+        raise InstallerError(f"{where}: only http, https and file: URLs are supported")
+    filename = unquote(parts.path.rpartition("/")[2])
+    if not filename.endswith(".whl"):
+        raise InstallerError(f"{where}: only wheel URLs are supported")
+    if not _SAFE_FILENAME.fullmatch(filename):
+        raise InstallerError(f"{where}: {one_line(filename, 120)!r} is not a wheel filename")
+    try:
+        wheel = WheelFilename.parse(filename)
+    except (WheelnextError, ValueError) as exc:
+        raise InstallerError(f"{where}: {exc}") from None
+    if canonicalize_name(wheel.name) != wanted.name:
+        raise InstallerError(f"{where}: the URL is a wheel of {wheel.name}, not {wanted.name}")
+    hashes = _hashes(parts.fragment, where)
+    url = urlunsplit(parts._replace(fragment=""))
+    if scheme == "file" and not local_path(url).is_file():
+        raise InstallerError(f"{where}: no such file")
+    return DirectWheel(wanted.name, written, url, wheel, hashes)
+
+
+def collect(
+    roots: Iterable[Wanted], applies: Callable[[Wanted], bool] = lambda _: True
+) -> dict[str, DirectWheel]:
+    """The direct references among the user's requirements whose markers ``applies`` to
+    the target, at most one URL per project; every one written is checked."""
+    found: dict[str, DirectWheel] = {}
+    for wanted in roots:
+        if wanted.requirement.url is None:
+            continue
+        direct = parse_direct(wanted)
+        if not applies(wanted):
+            continue
+        earlier = found.get(direct.name)
+        if earlier is not None and earlier.url != direct.url:
+            raise InstallerError(
+                f"{direct.name}: two different URLs requested "
+                f"({display(earlier.requested)} and {display(direct.requested)})"
+            )
+        found.setdefault(direct.name, direct)
+    return found
+
+
+def verify(path: Path, hashes: Mapping[str, str], where: str) -> None:
+    """Every hash the fragment named must match ``path``; a mismatch deletes the file."""
+    for algorithm, expected in hashes.items():
+        digest = hashlib.new(algorithm)
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 16), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != expected:
+            path.unlink(missing_ok=True)
+            raise InstallerError(
+                f"{where}: {algorithm} mismatch (URL says {expected}, got {digest.hexdigest()})"
+            )
+
+
+class DirectFinder(Finder):
+    """A Finder for which a directly referenced project has exactly one file: its URL's."""
+
+    def __init__(
+        self,
+        indexes: IndexSet,
+        selector: Selector,
+        target: Target,
+        http: HttpClient,
+        work: Path,
+        *,
+        direct: Mapping[str, DirectWheel],
+    ) -> None:
+        super().__init__(indexes, selector, target, http, work)
+        self.direct = dict(direct)
+
+    def files(self, project: str, specifier: SpecifierSet) -> ProjectFiles:
+        direct = self.direct.get(canonicalize_name(project))
+        if direct is None:
+            return super().files(project, specifier)
+        if not direct.wheel.tags & set(self.target.tags):
+            raise InstallerError(
+                f"{direct.where()}: {direct.filename} does not fit this environment's tags"
+            )
+        return ProjectFiles(direct.name, (direct.located,), DIRECT)
+
+    def fetch(
+        self, located: Located, progress: Callable[[int, int | None], None] | None = None
+    ) -> Path:
+        if located.group != DIRECT:
+            return super().fetch(located, progress)
+        direct = self.direct[canonicalize_name(WheelFilename.parse(located.file.filename).name)]
+        folder = hashlib.sha256(direct.url.encode()).hexdigest()[:24]
+        destination = self.work / "direct" / folder / direct.filename
+        if destination.is_file():
+            return destination
+        try:
+            self.http.download(direct.url, None, destination, progress)
+        except InstallerError as exc:
+            raise InstallerError(f"{direct.where()}: {_without(str(exc), direct.url)}") from None
+        verify(destination, direct.hashes, direct.where())
+        return destination
+
+
+def _without(message: str, url: str) -> str:
+    """The download error without its leading URL (the caller names it already)."""
+    return message.removeprefix(f"{url}: ")

@@ -1,0 +1,102 @@
+"""One ``wn`` at a time per environment: a file lock next to the files it guards.
+
+The lock is ``.wn-lock`` in the environment's purelib directory (the ``--target`` DIR
+for target installs), taken with ``filelock``. Whoever holds it first repairs what an
+interrupted ``wn`` left (``journal.recover``), so no command ever reads a half-changed
+environment. The lock file is removed while still held, then released: a waiter that
+locked the removed file notices (filelock checks the link count) and takes a fresh one,
+and the environment keeps no trace of the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wheelnext.installer.errors import InstallerError
+
+if TYPE_CHECKING:
+    from wheelnext.installer.target import Target
+
+LOCK = ".wn-lock"  # also in journal.RESERVED
+
+
+class LockTimeout(InstallerError):
+    """Another ``wn`` kept the environment locked past ``--lock-timeout``."""
+
+
+def lock_timeout(text: str) -> float:
+    """An argparse type for ``--lock-timeout``: seconds, 0 (do not wait) or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def locked(target: Target, timeout: float | None = None, prog: str = "wn") -> Iterator[None]:
+    """Hold ``target``'s lock for the block, waiting up to ``timeout`` seconds (None:
+    forever) with a message; then repair an interrupted install, saying so on stderr."""
+    from filelock import FileLock, Timeout
+
+    from wheelnext.installer.journal import recover
+
+    root = Path(target.scheme["purelib"])
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InstallerError(f"{root}: cannot create it ({exc.strerror or exc})") from None
+    path = root / LOCK
+    if path.is_symlink():
+        raise InstallerError(f"{path}: is a link; remove it by hand")
+    lock = FileLock(path, mode=0o644)  # private to its owner: no directory probing, no markers
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:  # (a TimeoutError, so an OSError: caught first)
+            if timeout != 0:
+                print(f"{prog}: waiting for another wn on {root}", file=sys.stderr, flush=True)
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+    except Timeout:
+        raise LockTimeout(
+            f"{root}: another wn is still installing into it; "
+            f"gave up after {timeout:g} seconds (--lock-timeout)"
+        ) from None
+    except OSError as exc:
+        raise InstallerError(f"{root}: cannot lock it ({exc.strerror or exc})") from None
+    try:
+        message = recover(target)
+        if message is not None:
+            print(f"{prog}: {message}", file=sys.stderr, flush=True)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        lock.release()
+
+
+def repair(target: Target, timeout: float | None = None, prog: str = "wn") -> None:
+    """Take the lock once to repair what an interrupted ``wn`` left, before anything
+    reads the environment; an environment directory that does not exist yet is left so."""
+    from wheelnext.installer.journal import JOURNAL
+
+    root = Path(target.scheme["purelib"])
+    if not root.is_dir():
+        return
+    if not os.access(root, os.W_OK):  # e.g. a dry run on a system Python
+        if os.path.lexists(root / JOURNAL):
+            raise InstallerError(
+                f"{root}: an interrupted install needs repair; rerun with write access"
+            )
+        return
+    with locked(target, timeout, prog):
+        pass

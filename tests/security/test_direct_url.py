@@ -1,0 +1,230 @@
+"""``name @ URL`` requirements: the named wheel is installed, checked like any other, or
+refused with one line; never silently replaced by an index lookup.
+
+A real server on 127.0.0.1 serves both an index (offering a higher version) and the
+directly referenced wheels; every refusal leaves the environment byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.installer.index import Server
+from tests.installer.wheels import build_wheel
+from tests.security.test_cli_inputs import assert_one_error, run_wn, snapshot
+
+
+def _install(server: Server, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    python = str(venv / "bin" / "python")
+    return run_wn(
+        "install", *args, "--index-url", server.url("pypi"), "--python", python, "--no-cache"
+    )
+
+
+def _imported(venv: Path, module: str) -> str:
+    code = f"import {module}; print({module}.VERSION)"
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _publish(server: Server, wheel: Path, name: str | None = None) -> str:
+    """Serve ``wheel`` outside any index, at /direct/NAME; return its URL."""
+    folder = server.root / "direct"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(wheel, folder / (name or wheel.name))
+    return f"http://127.0.0.1:{server.port}/direct/{name or wheel.name}"
+
+
+@pytest.fixture
+def world(server: Server, built: Path) -> Server:
+    """An index offering pkg 2.0 and helper 1.0; pkg 1.0 (needing helper) only off-index."""
+    server.index("pypi").add(
+        build_wheel(built / "index", "pkg", "2.0"), build_wheel(built / "index", "helper", "1.0")
+    )
+    return server
+
+
+def test_the_named_wheel_wins_over_a_higher_index_version(
+    world: Server, built: Path, venv: Path
+) -> None:
+    wheel = build_wheel(built, "pkg", "1.0", requires=["helper>=1"])
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    url = _publish(world, wheel)
+    proc = _install(world, venv, f"pkg @ {url}#sha256={digest}")
+    assert proc.returncode == 0, proc.stderr
+    assert f"Installed pkg 1.0 from {url}" in proc.stdout
+    assert _imported(venv, "pkg") == "1.0"
+    assert _imported(venv, "helper") == "1.0"  # its dependencies resolve normally
+    assert "/pypi/simple/pkg/" not in world.requests  # never looked up on the index
+    assert "/direct/pkg-1.0-py3-none-any.whl" in world.requests
+
+
+def test_other_hashlib_algorithms_are_verified(world: Server, built: Path, venv: Path) -> None:
+    wheel = build_wheel(built, "pkg", "1.0")
+    good = hashlib.sha512(wheel.read_bytes()).hexdigest()
+    url = _publish(world, wheel)
+    before = snapshot(venv)
+    bad = _install(world, venv, f"pkg @ {url}#sha512={'0' * 128}")
+    assert_one_error(bad, "wn install", url, "sha512 mismatch")
+    assert snapshot(venv) == before
+    proc = _install(world, venv, f"pkg @ {url}#sha512={good}")
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(venv, "pkg") == "1.0"
+
+
+def test_a_hash_mismatch_refuses(world: Server, built: Path, venv: Path) -> None:
+    url = _publish(world, build_wheel(built, "pkg", "1.0"))
+    before = snapshot(venv)
+    proc = _install(world, venv, f"pkg @ {url}#sha256={'ab' * 32}")
+    assert_one_error(proc, "wn install", f"pkg @ {url}", "sha256 mismatch")
+    assert snapshot(venv) == before
+
+
+@pytest.mark.parametrize(
+    ("fragment", "says"),
+    [
+        ("sha256=abc", "64 hex digits"),
+        ("md4=00", "unsupported URL fragment"),
+        ("egg=pkg", "unsupported URL fragment"),
+    ],
+)
+def test_a_bad_fragment_refuses(
+    world: Server, built: Path, venv: Path, fragment: str, says: str
+) -> None:
+    url = _publish(world, build_wheel(built, "pkg", "1.0"))
+    before = snapshot(venv)
+    assert_one_error(_install(world, venv, f"pkg @ {url}#{fragment}"), "wn install", url, says)
+    assert snapshot(venv) == before
+
+
+def test_a_wheel_of_another_project_refuses(world: Server, built: Path, venv: Path) -> None:
+    url = _publish(world, build_wheel(built, "other", "1.0"))
+    before = snapshot(venv)
+    proc = _install(world, venv, f"pkg @ {url}")
+    assert_one_error(proc, "wn install", f"pkg @ {url}", "other")
+    assert snapshot(venv) == before
+
+
+def test_a_wheel_whose_metadata_names_another_project_refuses(
+    world: Server, built: Path, venv: Path
+) -> None:
+    """The filename says pkg; the archive inside is ``other``: refused before writing."""
+    url = _publish(world, build_wheel(built, "other", "1.0"), "pkg-1.0-py3-none-any.whl")
+    before = snapshot(venv)
+    proc = _install(world, venv, f"pkg @ {url}")
+    assert_one_error(proc, "wn install", "pkg-1.0-py3-none-any.whl")
+    assert snapshot(venv) == before
+
+
+def test_a_file_url_from_a_requirements_file_is_honoured(
+    world: Server, built: Path, venv: Path, tmp_path: Path
+) -> None:
+    wheel = build_wheel(built / "local", "pkg", "1.0")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"pkg @ {wheel.as_uri()}\n")
+    before = snapshot(venv)
+    dry = _install(world, venv, "-r", str(requirements), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"Would install pkg 1.0 from {wheel.as_uri()}" in dry.stdout
+    assert snapshot(venv) == before  # --dry-run writes nothing into the environment
+    proc = _install(world, venv, "-r", str(requirements))
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(venv, "pkg") == "1.0"
+    assert "/pypi/simple/pkg/" not in world.requests
+
+
+def test_the_report_marks_the_direct_wheel(
+    world: Server, built: Path, venv: Path, tmp_path: Path
+) -> None:
+    url = _publish(world, build_wheel(built, "pkg", "1.0", requires=["helper"]))
+    report = tmp_path / "report.json"
+    proc = _install(world, venv, f"pkg @ {url}", "--dry-run", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    items = {i["metadata"]["name"]: i for i in json.loads(report.read_text())["install"]}
+    assert items["pkg"]["is_direct"] is True
+    assert items["pkg"]["download_info"]["url"] == url
+    assert items["helper"]["is_direct"] is False
+
+
+@pytest.mark.parametrize(
+    ("requirement", "says"),
+    [
+        ("pkg @ {base}/direct/pkg-1.0.tar.gz", "only wheel URLs are supported"),
+        ("pkg @ {base}/direct/pkg-1.0.zip", "only wheel URLs are supported"),
+        ("pkg @ git+https://example.org/pkg.git@v1", "only wheel URLs are supported"),
+        ("pkg @ {base}/direct/", "only wheel URLs are supported"),
+        ("pkg @ ftp://example.org/pkg-1.0-py3-none-any.whl", "only http, https and file"),
+        ("pkg @ {base}/direct/pkg-1.0-py3-none-any-%2F..%2Fx.whl", "not a wheel filename"),
+        ("pkg @ {base}/direct/pkg-1.0-py3-none-win_arm64.whl", "does not fit"),
+        ("pkg @ file://elsewhere/share/pkg-1.0-py3-none-any.whl", "local path"),
+        ("pkg @ file:///no/such/dir/pkg-1.0-py3-none-any.whl", "no such file"),
+        ("pkg @ {base}/direct/missing/pkg-1.0-py3-none-any.whl", "HTTP 404"),
+    ],
+)
+def test_what_is_not_a_usable_wheel_url_is_refused(
+    world: Server, venv: Path, requirement: str, says: str
+) -> None:
+    text = requirement.format(base=f"http://127.0.0.1:{world.port}")
+    before = snapshot(venv)
+    line = assert_one_error(_install(world, venv, text), "wn install", "pkg @ ", says)
+    assert "/pypi/simple/pkg/" not in world.requests  # no silent index lookup instead
+    assert snapshot(venv) == before
+    assert line.count("\n") == 0
+
+
+def test_two_urls_for_one_project_refuse(world: Server, built: Path, venv: Path) -> None:
+    one = _publish(world, build_wheel(built, "pkg", "1.0"))
+    two = _publish(world, build_wheel(built / "b", "pkg", "1.1"))
+    proc = _install(world, venv, f"pkg @ {one}", f"pkg @ {two}")
+    assert_one_error(proc, "wn install", one, two)
+
+
+def test_a_dependency_may_not_name_a_url(world: Server, built: Path, venv: Path) -> None:
+    """Only the user's own requirements may point at URLs: a wheel's Requires-Dist
+    ``x @ file:///...`` would let a package reach into the local disk or anywhere else."""
+    target = _publish(world, build_wheel(built / "t", "helper", "9.0"))
+    url = _publish(world, build_wheel(built, "pkg", "1.0", requires=[f"helper @ {target}"]))
+    before = snapshot(venv)
+    proc = _install(world, venv, f"pkg @ {url}")
+    assert_one_error(proc, "wn install", "helper @ ", "not followed")
+    assert snapshot(venv) == before
+    # the user naming the same URL is what makes it acceptable
+    proc = _install(world, venv, f"pkg @ {url}", f"helper @ {target}")
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(venv, "helper") == "9.0"
+
+
+def test_markers_choose_among_direct_references(world: Server, built: Path, venv: Path) -> None:
+    """A URL for another platform, behind a marker that does not apply, is not used (nor
+    does it conflict with the URL that does apply)."""
+    windows = _publish(world, build_wheel(built / "w", "pkg", "1.0", tag="py3-none-win_amd64"))
+    here = _publish(world, build_wheel(built, "pkg", "1.0"))
+    proc = _install(
+        world,
+        venv,
+        f'pkg @ {windows} ; sys_platform == "win32"',
+        f'pkg @ {here} ; sys_platform != "win32"',
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(venv, "pkg") == "1.0"
+    assert "/direct/pkg-1.0-py3-none-win_amd64.whl" not in world.requests
+
+
+def test_a_conflict_with_the_named_wheel_is_one_line(
+    world: Server, built: Path, venv: Path
+) -> None:
+    """The URL's wheel is the only pkg there is: a dependency wanting pkg>=2 cannot be
+    met from the index behind the user's back."""
+    url = _publish(world, build_wheel(built, "pkg", "1.0"))
+    world.index("pypi").add(build_wheel(built / "index", "needy", "1.0", requires=["pkg>=2"]))
+    before = snapshot(venv)
+    proc = _install(world, venv, f"pkg @ {url}", "needy")
+    assert_one_error(proc, "wn install", "pkg>=2", "not satisfied by the wheel you named", url)
+    assert snapshot(venv) == before
