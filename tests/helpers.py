@@ -1,4 +1,5 @@
-"""Plain helpers for the tests: metadata documents and provider module sources."""
+"""Plain helpers for the tests: metadata documents, provider module sources and exact
+snapshots of a directory tree."""
 
 from __future__ import annotations
 
@@ -10,6 +11,28 @@ PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
 V020 = "https://variants-schema.wheelnext.dev/v0.2.0.json"
 V003 = "https://variants-schema.wheelnext.dev/v0.0.3.json"
 BIN = Path(sys.executable).parent
+
+Tree = dict[str, tuple[int, bytes | str | None]]
+
+
+def snapshot(root: Path, *, ignore: str | None = None) -> Tree:
+    """``root`` and every path under it, relative to it, with its mode and bytes (a link:
+    its target): two equal snapshots mean nothing was written, removed or changed. Paths
+    with a part named ``ignore`` (``__pycache__``) are left out; no ``root``: empty."""
+    tree: Tree = {}
+    if not root.exists():
+        return tree
+    for path in sorted([root, *root.rglob("*")]):
+        key = path.relative_to(root)
+        if ignore is not None and ignore in key.parts:
+            continue
+        content: bytes | str | None = None
+        if path.is_symlink():
+            content = str(path.readlink())
+        elif path.is_file():
+            content = path.read_bytes()
+        tree[str(key)] = (path.lstat().st_mode, content)
+    return tree
 
 
 def metadata_doc(

@@ -107,6 +107,75 @@ def test_wn_detect_table() -> None:
         assert text in out, text
 
 
+FLAGGY = """
+    from wheelnext.core.hookspecs import hookimpl
+    from wheelnext.core.providers import DetectedFeature, FeatureDeclaration, ProviderDescription
+
+    GENERATIONS = tuple(f"g{n}" for n in range(12, 0, -1))
+    FLAGS = tuple(f"flag{n:02}" for n in range(1, 21))
+
+    @hookimpl
+    def wheelnext_provider():
+        return ProviderDescription(
+            "flaggy_accelerator_namespace",
+            "flags",
+            (
+                FeatureDeclaration("generation", GENERATIONS),
+                *(FeatureDeclaration(name, ("on",)) for name in FLAGS),
+            ),
+        )
+
+    @hookimpl
+    def wheelnext_detect(context):  # flags first: the table keeps the provider's order
+        return [
+            *(DetectedFeature(name, ("on",)) for name in FLAGS[:10]),
+            DetectedFeature("generation", GENERATIONS),
+            *(DetectedFeature(name, ("on",)) for name in FLAGS[10:]),
+        ]
+"""
+LONG_DIST = "flaggy-accelerator-provider-with-a-rather-long-distribution-name"
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The cells of each row of a rich table, wrapped lines joined with a space."""
+    rows: list[list[str]] = []
+    for line in out.splitlines():
+        if not line.strip().startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip()[1:-1].split("│")]
+        if rows and not cells[0] and not cells[3]:  # a wrapped line of the row above
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+    return rows
+
+
+def test_wn_detect_table_folds_flags_keeps_names_whole(install_provider: InstallProvider) -> None:
+    install_provider("flaggy_provider", FLAGGY, dist=LONG_DIST, version="3.0")
+    proc = run("wn-detect", "--no-cache", "--namespace", "flaggy_accelerator_namespace")
+    assert proc.returncode == 0, proc.stderr
+    rows = table_rows(proc.stdout)
+    # piped: names in full even where an 80-column terminal would have cut them
+    assert "flaggy_accelerator_namespace" in proc.stdout
+    assert f"{LONG_DIST} 3.0" in proc.stdout
+    first = next(i for i, r in enumerate(rows) if "flaggy_accelerator_namespace" in r)
+    assert rows[first][3:] == ["generation", "g12, g11, g10, g9, g8, g7, g6, g5, … (+4 more)"]
+    # the flags, folded into one wrapped row after the other features
+    assert rows[first + 1][3:] == ["20 flags on", ", ".join(f"flag{n:02}" for n in range(1, 21))]
+    assert "--all" in proc.stdout
+
+    every = table_rows(
+        run(
+            "wn-detect", "--no-cache", "--all", "--namespace", "flaggy_accelerator_namespace"
+        ).stdout
+    )
+    features = [r[3:] for r in every if r[3] != "Feature"]
+    assert features[:10] == [[f"flag{n:02}", "on"] for n in range(1, 11)]
+    assert features[10] == ["generation", ", ".join(f"g{n}" for n in range(12, 0, -1))]
+    assert len(features) == 21
+    assert "flags on" not in " ".join(" ".join(r) for r in every)
+
+
 @pytest.mark.usefixtures("providers")
 def test_wn_detect_explain_names_provider_version_meaning_and_this_machine() -> None:
     proc = run(
@@ -154,6 +223,53 @@ def test_wn_detect_explain_errors(text: str, message: str) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith(message)
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("providers")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--explain", "fictional_hw :: arch :: gen9"],
+            "wn-detect: error: --explain: fictional-hw-provider 2.1 declares no value 'gen9' "
+            "for 'fictional_hw :: arch' (its values, best first: gen3, gen2, gen1)",
+        ),
+        (
+            ["--explain", "fictional_hw :: speed :: fast"],
+            "wn-detect: error: --explain: fictional-hw-provider 2.1 declares no feature "
+            "'speed' in namespace 'fictional_hw' (its features: arch, mode)",
+        ),
+        (
+            ["--namespace", "fictional_hw", "--namespace", "nobody"],
+            "wn-detect: error: --namespace nobody: no installed provider answers for it "
+            "(installed: ",
+        ),
+        (["--json", "--namespace", "nobody"], "wn-detect: error: --namespace nobody: "),
+        (
+            ["--sysroot", "/no/such/root"],
+            "wn-detect: error: --sysroot /no/such/root: does not exist",
+        ),
+        (["--sysroot", __file__], f"wn-detect: error: --sysroot {__file__}: not a directory"),
+    ],
+)
+def test_wn_detect_wrong_requests_are_errors(args: list[str], message: str) -> None:
+    """What cannot be answered is one line and status 1, never an empty table and 0."""
+    proc = run("wn-detect", *args, env={"FICTIONAL_HW_GEN": "gen2"})
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stdout == ""
+    # the chatty test provider's warning may come first; the error is one line
+    lines = [x for x in proc.stderr.splitlines() if not x.startswith("wheelnext: warning:")]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(message), proc.stderr
+    if args[0] == "--namespace":
+        assert "fictional_hw" in proc.stderr  # the installed namespaces are named
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_wn_detect_timeout_must_be_positive_seconds(value: str) -> None:
+    proc = run("wn-detect", "--timeout", value)
+    assert proc.returncode == 2  # argparse's usage error, as for every command's --timeout
+    assert proc.stderr.splitlines()[-1].startswith("wn-detect: error: argument --timeout:")
 
 
 def test_wn_detect_usage_error() -> None:
@@ -249,6 +365,89 @@ def test_select_minimal_profile_and_explicit_wheels(tmp_path: Path) -> None:
     assert (
         "no supported value of 'fictional_hw :: arch' among: gen3" in doc["rejected"][1]["reason"]
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "wheels", "message"),
+    [
+        (
+            "demo-1.0-variants.json",
+            ["demo-1.0-py3-none-any-g1.whl", "other-1.0-py3-none-any-g1.whl"],
+            "--wheel other-1.0-py3-none-any-g1.whl: not a wheel of demo 1.0 "
+            "(from demo-1.0-variants.json)",
+        ),
+        (
+            "demo-1.0-variants.json",
+            ["demo-2.0-py3-none-any-g1.whl"],
+            "--wheel demo-2.0-py3-none-any-g1.whl: not a wheel of demo 1.0 "
+            "(from demo-1.0-variants.json)",
+        ),
+        (
+            "v.json",
+            ["demo-1.0-py3-none-any-g1.whl", "other-1.0-py3-none-any.whl"],
+            "--wheel other-1.0-py3-none-any.whl: not a wheel of demo 1.0 (from the first --wheel)",
+        ),
+    ],
+)
+def test_select_refuses_another_releases_wheel(
+    tmp_path: Path, name: str, wheels: list[str], message: str
+) -> None:
+    variants = write(tmp_path / name, VARIANTS)
+    profile = write(tmp_path / "p.json", {"providers": []})
+    argv = ["wn", "select", "--variants-json", str(variants), "--properties", str(profile)]
+    proc = run(*argv, *(arg for wheel in wheels for arg in ("--wheel", wheel)))
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [f"wn select: error: {message}"]
+    # the same release spelled otherwise (equal version) is ranked
+    same = run(*argv, "--wheel", "demo-1.0.0-py3-none-any.whl")
+    assert same.returncode == 0, same.stderr
+    assert same.stdout == "demo-1.0.0-py3-none-any.whl\n"
+
+
+def test_select_names_the_hardware_beside_each_label_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal each ranked variant wheel shows its properties; a pipe gets filenames."""
+    import os
+    import pty
+
+    variants = write(tmp_path / "demo_pkg-1.0-variants.json", VARIANTS)
+    profile = write(
+        tmp_path / "p.json",
+        {
+            "providers": [
+                {"namespace": "fictional_hw", "features": [{"name": "arch", "values": ["gen1"]}]}
+            ]
+        },
+    )
+    argv = [str(BIN / "wn"), "select", "--variants-json", str(variants), "--properties"]
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [*argv, str(profile)], stdout=follower, stderr=subprocess.DEVNULL, env=dict(os.environ)
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end closed: the command is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    assert b"".join(chunks).decode().splitlines() == [
+        "demo_pkg-1.0-py3-none-any-g1.whl  [g1: fictional_hw :: arch :: gen1]",
+        "demo_pkg-1.0-py3-none-any-g12.whl  [g12: fictional_hw :: arch :: gen1; "
+        "fictional_hw :: arch :: gen2]",
+        "demo_pkg-1.0-py3-none-any-null.whl  [null: no properties]",
+        "demo_pkg-1.0-py3-none-any.whl",
+    ]
+    piped = run("wn", "select", "--variants-json", str(variants), "--properties", str(profile))
+    assert piped.stdout.splitlines()[:2] == [
+        "demo_pkg-1.0-py3-none-any-g1.whl",
+        "demo_pkg-1.0-py3-none-any-g12.whl",
+    ]
 
 
 BAD_FILES = [

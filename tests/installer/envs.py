@@ -7,6 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers import BIN
@@ -49,7 +52,8 @@ def wn(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def install_from(venv: Path, wheels: Path, *reqs: str) -> subprocess.CompletedProcess[str]:
-    """``wn install REQS`` from the wheels in directory ``wheels`` only, into ``venv``."""
+    """``wn install REQS`` (options may follow) from the wheels in directory ``wheels``
+    only, into ``venv``."""
     python = str(venv / "bin" / "python")
     return wn(
         "install",
@@ -61,6 +65,33 @@ def install_from(venv: Path, wheels: Path, *reqs: str) -> subprocess.CompletedPr
         python,
         "--no-cache",
     )
+
+
+@contextmanager
+def proxy(*args: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run ``wn proxy ARGS`` on a free port (``env``: its environment, default ours);
+    yield its /simple URL; stop it after."""
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        subprocess.Popen(
+            [str(BIN / "wn"), "proxy", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        ) as proc,
+    ):
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line.startswith("Serving "):
+                proc.wait(timeout=30)
+                errors.seek(0)
+                raise AssertionError(f"proxy did not start: {line}{errors.read()}")
+            yield line.split()[1].rstrip("/")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def client(tool: str, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:

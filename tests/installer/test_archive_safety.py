@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import snapshot
 from tests.installer.envs import install_from, make_venv, site
 from tests.installer.forge import Member, forge, lie_about_size
 from tests.installer.wheels import build_wheel
@@ -21,20 +22,6 @@ ZEROS = b"\0" * (64 * 2**20)
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_venv(tmp_path_factory.mktemp("safety") / "venv")
-
-
-def snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every path below ``root`` with its bytes (or link text): any write shows."""
-    out: dict[str, bytes | str] = {}
-    for path in sorted(root.rglob("*")):
-        key = str(path.relative_to(root))
-        if path.is_symlink():
-            out[key] = str(path.readlink())
-        elif path.is_file():
-            out[key] = path.read_bytes()
-        else:
-            out[key] = "dir"
-    return out
 
 
 def _links(links: str, *members: Member) -> Callable[[Path], Path]:

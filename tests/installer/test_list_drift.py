@@ -13,21 +13,15 @@ import pytest
 
 from tests.installer.envs import make_venv, site, wn, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.wheels import build_wheel, variants_json
-
-LEVELS = {"v4": {"x86_64": {"level": ["v4"]}}, "v3": {"x86_64": {"level": ["v3"]}}}
+from tests.installer.test_lock import install, lock
+from tests.installer.wheels import LEVELS, build_wheel, level_release
 
 
 @pytest.fixture
 def demo(server: Server, built: Path) -> StaticIndex:
     index = server.index("pypi")
     index.add(
-        *(
-            build_wheel(built, "demo", "2.0", label=label, properties=p, requires=["helper"])
-            for label, p in LEVELS.items()
-        ),
-        build_wheel(built, "demo", "2.0", requires=["helper"]),
-        variants_json(built, "demo", "2.0", LEVELS, ["x86_64"]),
+        *level_release(built, "demo", "2.0", ["helper"]),
         build_wheel(built, "helper", "1.5"),
     )
     return index
@@ -42,15 +36,11 @@ def test_list_shows_variants_and_marks_drift_from_a_lock_install(
 ) -> None:
     v4 = write_profile(tmp_path, ["v4", "v3", "v2", "v1"])
     v3 = write_profile(tmp_path, ["v3", "v2", "v1"])
-    lock = tmp_path / "pylock.toml"
-    done = wn(
-        "lock", "demo", "--index-url", server.url("pypi"), "--no-cache", "-o", str(lock),
-        "--properties", str(v3),
-    )  # fmt: skip
+    lock_file = tmp_path / "pylock.toml"
+    done = lock(server, lock_file, "demo", "--properties", str(v3))
     assert done.returncode == 0, done.stderr
     venv = make_venv(tmp_path / "venv")
-    python = str(venv / "bin" / "python")
-    done = wn("install", "-r", str(lock), "--python", python, "--properties", str(v3))
+    done = install(venv, lock_file, v3)
     assert done.returncode == 0, done.stderr
     record = json.loads((site(venv) / "demo-2.0.dist-info" / "WHEELNEXT_VARIANT.json").read_text())
     assert record["label"] == "v3"

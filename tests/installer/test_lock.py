@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import tomli_w
 
+from tests.helpers import snapshot
 from tests.installer.envs import make_venv, wn, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.wheels import build_wheel, variants_json
+from tests.installer.wheels import LEVELS, build_wheel, variants_json
 
-LEVELS = {"v4": {"x86_64": {"level": ["v4"]}}, "v3": {"x86_64": {"level": ["v3"]}}}
 BLAS = {"ob": {"blas_lapack": {"library": ["openblas"]}}}
 FAST = '"x86_64 :: level :: v4" in variant_properties'
 UPLOADED = "2026-05-04T03:02:01.123456Z"
@@ -78,20 +78,6 @@ def imported(venv: Path) -> tuple[str | None, bool]:
         [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     return ast.literal_eval(out[0]), out[1] == "True"
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, bytes | str]]:
-    """Every path under ``root``: its mode and bytes (a link: its target)."""
-    found: dict[str, tuple[int, bytes | str]] = {}
-    for path in sorted(root.rglob("*")):
-        stat = path.lstat()
-        if path.is_symlink():
-            found[str(path.relative_to(root))] = (stat.st_mode, str(path.readlink()))
-        elif path.is_file():
-            found[str(path.relative_to(root))] = (stat.st_mode, path.read_bytes())
-        else:
-            found[str(path.relative_to(root))] = (stat.st_mode, "")
-    return found
 
 
 def package(doc: dict[str, Any], name: str) -> dict[str, Any]:

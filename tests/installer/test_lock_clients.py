@@ -13,24 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.installer.envs import client, make_venv, site, wn, write_profile
+from tests.helpers import snapshot
+from tests.installer.envs import client, make_venv, site, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.test_lock import snapshot
-from tests.installer.wheels import build_wheel, variants_json
-
-LEVELS = {"v4": {"x86_64": {"level": ["v4"]}}, "v3": {"x86_64": {"level": ["v3"]}}}
+from tests.installer.test_lock import lock
+from tests.installer.wheels import build_wheel, level_release
 
 
 @pytest.fixture
 def demo(server: Server, built: Path) -> StaticIndex:
     index = server.index("pypi")
     index.add(
-        *(
-            build_wheel(built, "demo", "2.0", label=label, properties=p, requires=["helper>=1"])
-            for label, p in LEVELS.items()
-        ),
-        build_wheel(built, "demo", "2.0", requires=["helper>=1"]),
-        variants_json(built, "demo", "2.0", LEVELS, ["x86_64"]),
+        *level_release(built, "demo", "2.0", ["helper>=1"]),
         build_wheel(built, "helper", "1.5"),
     )
     return index
@@ -40,10 +34,7 @@ def make_lock(server: Server, tmp_path: Path, mode: str) -> Path:
     out = tmp_path / mode.strip("-") / "pylock.toml"
     out.parent.mkdir()
     profile = write_profile(tmp_path, ["v4", "v3", "v2", "v1"])
-    done = wn(
-        "lock", "demo", "--index-url", server.url("pypi"), "--no-cache", "-o", str(out),
-        "--properties", str(profile), mode,
-    )  # fmt: skip
+    done = lock(server, out, "demo", "--properties", str(profile), mode)
     assert done.returncode == 0, done.stderr
     return out
 

@@ -6,46 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.helpers import BIN
-from tests.installer.envs import client, write_profile
+from tests.installer.envs import client, proxy, write_profile
 from tests.installer.index import Server, StaticIndex
 from tests.installer.wheels import build_wheel, variants_json
 
 LEVELS = {lvl: {"x86_64": {"level": [lvl]}} for lvl in ("v4", "v3")}
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-
-
-@contextmanager
-def proxy(*args: str) -> Iterator[str]:
-    """Run ``wn proxy ARGS`` on a free port; yield its /simple URL; stop it after."""
-    with (
-        tempfile.TemporaryFile("w+") as errors,
-        subprocess.Popen(
-            [str(BIN / "wn"), "proxy", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        ) as proc,
-    ):
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if not line.startswith("Serving "):
-                proc.wait(timeout=30)
-                errors.seek(0)
-                raise AssertionError(f"proxy did not start: {line}{errors.read()}")
-            yield line.split()[1].rstrip("/")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def pypi_proxy(

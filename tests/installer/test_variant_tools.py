@@ -7,6 +7,7 @@ import json
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,20 +52,25 @@ def test_make_show_index(tmp_path: Path, plain: Path) -> None:
         assert archive.read("demo/core.py") == source.read("demo/core.py")
         doc = json.loads(archive.read("demo-1.0.dist-info/variant.json"))
     assert doc["variants"] == {"v3": {"x86_64": {"level": ["v3"]}}}
-    assert doc["providers"]["x86_64"]["requires"][0].startswith("wheelnext-provider-x86>=")
-    assert doc["providers"]["x86_64"]["plugin-api"] == "wheelnext.providers.x86.plugin:plugin_api"
+    # the default format is PEP 825's 0.1.1: namespaces only, no provider entries
+    assert doc["$schema"] == "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
+    assert "providers" not in doc
 
-    null = wn(
-        "variant", "make", str(plain), "--null", "--default-priorities", "x86_64", "-o", str(out)
-    )
+    # --null without --default-priorities: the namespaces of the release's other variants
+    null = wn("variant", "make", str(plain), "--null", "-o", str(out))
     assert null.returncode == 0, null.stderr
     hashed = wn("variant", "make", str(plain), "-p", "x86_64 :: level :: v4", "-o", str(out))
     label = hash_label([VariantProperty.parse("x86_64 :: level :: v4")])
     assert hashed.stdout.strip().endswith(f"-{label}.whl")
 
     shown = wn("variant", "show", str(wheel))
-    assert "label:      v3" in shown.stdout
+    assert "  label:      v3: x86_64 :: level :: v3\n" in shown.stdout  # the hardware, not a hash
+    hashed_shown = wn("variant", "show", hashed.stdout.strip()).stdout
+    assert f"  label:      {label}: x86_64 :: level :: v4\n" in hashed_shown
+    null_shown = wn("variant", "show", str(out / "demo-1.0-py3-none-any-null.whl")).stdout
+    assert "  label:      null: no properties (null variant)\n" in null_shown
     assert f"property:   {V3}" in shown.stdout
+    assert "format:     0.1.1 (" in shown.stdout
     as_json = json.loads(wn("variant", "show", "--json", str(wheel)).stdout)
     assert as_json["label"] == "v3"
     assert as_json["variant"] == doc
@@ -124,24 +130,59 @@ def test_author_flow_ends_in_an_install(tmp_path: Path, plain: Path) -> None:
     assert list(installed["variants"]) == ["v2"]
 
 
-def test_pep825_format(tmp_path: Path, plain: Path) -> None:
-    proc = wn(
-        "variant",
-        "make",
-        str(plain),
-        "-p",
-        V3,
-        "--label",
-        "v3",
-        "--format",
-        "pep825",
-        "-o",
-        str(tmp_path),
-    )
+def _made(wheel: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(wheel) as archive:
+        doc: dict[str, Any] = json.loads(archive.read("demo-1.0.dist-info/variant.json"))
+    parse_metadata(json.dumps(doc))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("args", "schema"),
+    [([], "peps/825/v0.1.1.json"), (["--format", "pep825"], "peps/825/v0.1.1.json")],
+)
+def test_pep825_is_the_default_format(
+    tmp_path: Path, plain: Path, args: list[str], schema: str
+) -> None:
+    proc = wn("variant", "make", str(plain), "-p", V3, "--label", "v3", *args, "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    with zipfile.ZipFile(tmp_path / "demo-1.0-py3-none-any-v3.whl") as archive:
-        md = parse_metadata(archive.read("demo-1.0.dist-info/variant.json"))
-    assert (str(md.schema), dict(md.providers)) == ("0.1.1", {})
+    doc = _made(tmp_path / "demo-1.0-py3-none-any-v3.whl")
+    assert doc["$schema"] == f"https://variants-schema.wheelnext.dev/{schema}"
+    assert set(doc) == {"$schema", "default-priorities", "variants"}
+
+
+def test_variantlib_format_records_providers(tmp_path: Path, plain: Path) -> None:
+    argv = ["variant", "make", str(plain), "--format", "variantlib", "-o", str(tmp_path)]
+    assert wn(*argv, "-p", V3, "--label", "v3").returncode == 0
+    doc = _made(tmp_path / "demo-1.0-py3-none-any-v3.whl")
+    assert doc["$schema"] == "https://variants-schema.wheelnext.dev/v0.2.0.json"
+    assert doc["providers"]["x86_64"]["requires"][0].startswith("wheelnext-provider-x86>=")
+    assert doc["providers"]["x86_64"]["plugin-api"] == "wheelnext.providers.x86.plugin:plugin_api"
+    # --null with neither --default-priorities nor --format: the siblings' namespaces,
+    # providers and format, so the release indexes as one
+    null = wn("variant", "make", str(plain), "--null", "-o", str(tmp_path))
+    assert null.returncode == 0, null.stderr
+    null_doc = _made(tmp_path / "demo-1.0-py3-none-any-null.whl")
+    assert null_doc["$schema"] == doc["$schema"]
+    assert null_doc["default-priorities"] == {"namespace": ["x86_64"]}
+    assert null_doc["providers"] == doc["providers"]
+    assert wn("variant", "index", str(tmp_path)).returncode == 0
+
+
+def test_null_takes_the_namespaces_of_its_own_release_only(tmp_path: Path, plain: Path) -> None:
+    out = tmp_path / "out"
+    other = build_wheel(tmp_path / "other", "other", "1.0")
+    assert wn("variant", "make", str(other), "-p", V3, "-o", str(out)).returncode == 0
+    later = build_wheel(tmp_path / "later", "demo", "2.0")
+    assert wn("variant", "make", str(later), "-p", V3, "-o", str(out)).returncode == 0
+    before = sorted(p.name for p in out.iterdir())
+    proc = wn("variant", "make", str(plain), "--null", "-o", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "wn variant: error: give the release's namespaces (--default-priorities) for a null "
+        f"variant: no variant wheel of {plain.name}'s release in {out}"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 @pytest.mark.parametrize(
@@ -156,7 +197,18 @@ def test_pep825_format(tmp_path: Path, plain: Path) -> None:
             "feature 'x86_64 :: level' takes one value",
         ),
         (["-p", "x86_64 level v3"], "--property:"),
-        (["-p", "acme :: board :: a1"], "no provider known for namespace 'acme'"),
+        (
+            ["-p", "acme :: board :: a1", "--format", "variantlib"],
+            "no provider known for namespace 'acme'",
+        ),
+        (
+            ["-p", "acme :: board :: a1", "--provider", "acme=acme-provider"],
+            "--provider: only --format variantlib records providers",
+        ),
+        (
+            ["-p", V3, "--plugin-api", "x86_64=a.b:c"],
+            "--plugin-api: only --format variantlib records providers",
+        ),
         (["--null"], "give the release's namespaces (--default-priorities)"),
         (["-p", V3, "--default-priorities", "aarch64"], "namespace 'x86_64' is missing"),
         (["-p", V3, "--label", "has-dash"], "invalid variant"),
@@ -183,6 +235,8 @@ def test_unvalidated_and_explicit_provider(tmp_path: Path, plain: Path) -> None:
         "acme=acme-provider>=2",
         "--plugin-api",
         "acme=acme.plugin:api",
+        "--format",
+        "variantlib",
         "-o",
         str(tmp_path),
     )
@@ -229,7 +283,8 @@ def test_already_variant_and_index_conflicts(tmp_path: Path, plain: Path) -> Non
 def test_variantlib_reads_ours(tmp_path: Path, plain: Path) -> None:
     out = tmp_path / "ours"
     for args in (["-p", V3, "--label", "v3"], ["--null", "--default-priorities", "x86_64"]):
-        assert wn("variant", "make", str(plain), *args, "-o", str(out)).returncode == 0
+        made = wn("variant", "make", str(plain), *args, "--format", "variantlib", "-o", str(out))
+        assert made.returncode == 0, made.stderr
     analyzed = variantlib("analyze-wheel", "-i", str(out / "demo-1.0-py3-none-any-v3.whl"))
     assert analyzed.returncode == 0, analyzed.stderr
     assert "Variant: `v3`" in analyzed.stdout
@@ -285,3 +340,18 @@ def test_missing_input_is_one_line(tmp_path: Path) -> None:
         proc = wn("variant", *args)
         assert proc.returncode == 1, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("content", ["empty", "plain"])
+def test_index_without_variant_wheels_is_an_error(
+    tmp_path: Path, plain: Path, content: str
+) -> None:
+    folder = plain.parent if content == "plain" else tmp_path / "empty"
+    folder.mkdir(exist_ok=True)
+    proc = wn("variant", "index", str(folder))
+    assert proc.returncode == 1
+    suffix = " (1 wheel without a label)" if content == "plain" else ""
+    assert proc.stderr.splitlines() == [
+        f"wn variant: error: {folder}: no variant wheels to index{suffix}"
+    ]
+    assert not list(folder.glob("*-variants.json"))

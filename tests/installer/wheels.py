@@ -13,6 +13,8 @@ from typing import Any
 
 from tests.helpers import PEP825
 
+LEVELS = {"v4": {"x86_64": {"level": ["v4"]}}, "v3": {"x86_64": {"level": ["v3"]}}}
+
 
 def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -104,3 +106,16 @@ def variants_json(
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     return path
+
+
+def level_release(directory: Path, name: str, version: str, requires: list[str]) -> list[Path]:
+    """A release as x86_64 ``LEVELS`` variant wheels, a non-variant wheel (each needing
+    ``requires``) and its variants.json."""
+    return [
+        *(
+            build_wheel(directory, name, version, label=label, properties=p, requires=requires)
+            for label, p in LEVELS.items()
+        ),
+        build_wheel(directory, name, version, requires=requires),
+        variants_json(directory, name, version, LEVELS, ["x86_64"]),
+    ]

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
-from tests.helpers import BIN
+from tests.helpers import BIN, Tree
+from tests.helpers import snapshot as tree_snapshot
 from tests.installer.wheels import build_wheel
 
 CRASH_AT = "WHEELNEXT_TEST_CRASH_AT"  # journal.CRASH_ENV: signal wn itself at step N
 CRASH_SIGNAL = "WHEELNEXT_TEST_CRASH_SIGNAL"  # journal.CRASH_SIGNAL_ENV: KILL, TERM, INT, STOP
 FILES = 2000
 
-Snapshot = dict[str, tuple[object, ...]]
+Snapshot = Tree
 
 
 def build_big(directory: Path, name: str, version: str, spread: int) -> Path:
@@ -32,20 +32,8 @@ def build_big(directory: Path, name: str, version: str, spread: int) -> Path:
 
 
 def snapshot(root: Path) -> Snapshot:
-    """Every path under ``root`` (bytecode caches aside): kind, mode and bytes or target."""
-    tree: Snapshot = {}
-    for path in sorted(root.rglob("*")):
-        if "__pycache__" in path.parts:
-            continue
-        rel = str(path.relative_to(root))
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            tree[rel] = ("link", str(path.readlink()))
-        elif stat.S_ISDIR(info.st_mode):
-            tree[rel] = ("dir", stat.S_IMODE(info.st_mode))
-        else:
-            tree[rel] = ("file", stat.S_IMODE(info.st_mode), path.read_bytes())
-    return tree
+    """Every path under ``root`` (bytecode caches aside): mode and bytes or target."""
+    return tree_snapshot(root, ignore="__pycache__")
 
 
 def restore(saved: Path, venv: Path) -> None:

@@ -131,18 +131,3 @@ def hostile() -> Iterator[Hostile]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, bytes | str]]:
-    """Every path under ``root`` with its mode and bytes (or link target): two equal
-    snapshots mean nothing was written, removed or changed."""
-    out: dict[str, tuple[int, bytes | str]] = {}
-    for path in sorted(root.rglob("*")):
-        stat = path.lstat()
-        if path.is_symlink():
-            out[str(path.relative_to(root))] = (stat.st_mode, str(path.readlink()))
-        elif path.is_file():
-            out[str(path.relative_to(root))] = (stat.st_mode, path.read_bytes())
-        else:
-            out[str(path.relative_to(root))] = (stat.st_mode, "")
-    return out

@@ -19,29 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN
+from tests.helpers import BIN, snapshot
 from tests.installer.run import PROFILE
 from tests.installer.wheels import build_wheel, variants_json
 
-Tree = dict[str, tuple[int, bytes | str | None]]
 LIST_REPR = re.compile(r"""\[\s*(['"]).*?\1\s*(,\s*(['"]).*?\3\s*)*\]""")
-
-
-def snapshot(*roots: Path) -> Tree:
-    """Every path under ``roots`` with its mode and bytes (a link: its target)."""
-    tree: Tree = {}
-    for root in roots:
-        if not root.exists():
-            continue
-        for path in sorted([root, *root.rglob("*")]):
-            st = path.lstat()
-            content: bytes | str | None = None
-            if path.is_symlink():
-                content = str(path.readlink())
-            elif path.is_file():
-                content = path.read_bytes()
-            tree[str(path)] = (st.st_mode, content)
-    return tree
 
 
 def run_wn(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -492,11 +474,11 @@ def test_wn_proxy_refuses(world: World, name: str) -> None:
 
 def test_refused_install_leaves_the_environment_alone(world: World, venv: Path) -> None:
     """A bad option after good ones: the venv and the world are byte-identical."""
-    before = snapshot(world.root, venv)
+    before = snapshot(world.root), snapshot(venv)
     argv = _install(world, "pkg", "--python", str(venv / "bin" / "python"))
     argv = [a for a in argv if a != "--dry-run"] + ["--report", str(world.directory)]
     assert_one_error(run_wn(*argv), "wn install", "--report")
-    assert snapshot(world.root, venv) == before
+    assert (snapshot(world.root), snapshot(venv)) == before
 
 
 def test_unknown_command_is_one_usage_error() -> None:
@@ -516,3 +498,78 @@ def test_a_closed_pipe_ends_quietly(world: World) -> None:
     reader.wait()
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+# Requests that cannot be answered (issue 16): one line and status 1, not an empty answer
+# and status 0.
+UNANSWERABLE: dict[str, tuple[Case, str]] = {
+    "detect-unknown-namespace": (
+        lambda w: (["detect", "--json", "--namespace", "nobody"], ["--namespace nobody"]),
+        "wn detect",
+    ),
+    "detect-sysroot-missing": (
+        lambda w: (["detect", "--sysroot", str(w.missing)], ["--sysroot", str(w.missing)]),
+        "wn detect",
+    ),
+    "detect-sysroot-a-file": (
+        lambda w: (["detect", "--sysroot", str(w.text)], ["--sysroot", str(w.text)]),
+        "wn detect",
+    ),
+    "select-another-projects-wheel": (
+        lambda w: (
+            [
+                *("select", "--variants-json", str(w.variants), "--properties", str(w.profile)),
+                *("--wheel", "pkg-1.0-py3-none-any-v3.whl"),
+                *("--wheel", "other-1.0-py3-none-any.whl"),
+            ],
+            ["other-1.0-py3-none-any.whl", "pkg 1.0"],
+        ),
+        "wn select",
+    ),
+    "index-no-variant-wheels": (
+        lambda w: (["variant", "index", str(w.wheels)], [str(w.wheels), "no variant wheels"]),
+        "wn variant",
+    ),
+    "index-empty-directory": (
+        lambda w: (["variant", "index", str(w.directory)], [str(w.directory)]),
+        "wn variant",
+    ),
+    "make-provider-without-variantlib-format": (
+        lambda w: (
+            [*_MAKE(w), "--provider", "x86_64=wheelnext-provider-x86", "-o", str(w.directory)],
+            ["--provider", "--format variantlib"],
+        ),
+        "wn variant",
+    ),
+    "make-null-without-namespaces-or-siblings": (
+        lambda w: (["variant", "make", str(w.wheel), "--null", "-o", str(w.directory)], []),
+        "wn variant",
+    ),
+}
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("name", sorted(UNANSWERABLE))
+def test_unanswerable_requests_are_errors(world: World, name: str) -> None:
+    case, prog = UNANSWERABLE[name]
+    argv, names = case(world)
+    proc = run_wn(*argv)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    assert_one_error(proc, prog, *names)
+
+
+@pytest.mark.parametrize(
+    ("prop", "names"),
+    [("x86_64 :: level :: v9", ["'v9'", "v4, v3, v2, v1"]), ("x86_64 :: warp :: on", ["'warp'"])],
+)
+def test_explaining_an_undeclared_property_is_an_error(prop: str, names: list[str]) -> None:
+    """The line names the provider's distribution (``wheelnext-provider-x86``), so the
+    temporary-path check of ``assert_one_error`` does not apply."""
+    proc = run_wn("detect", "--explain", prop)
+    assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("wn detect: error: --explain: wheelnext-provider-x86 "), line
+    assert "Traceback" not in line
+    for name in names:
+        assert name in line, (name, line)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import snapshot
 from tests.installer.index import Server
 from tests.installer.wheels import build_wheel
-from tests.security.test_cli_inputs import assert_one_error, run_wn, snapshot
+from tests.security.test_cli_inputs import assert_one_error, run_wn
 
 
 def _install(server: Server, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,6 +26,14 @@ def _install(server: Server, venv: Path, *args: str) -> subprocess.CompletedProc
     return run_wn(
         "install", *args, "--index-url", server.url("pypi"), "--python", python, "--no-cache"
     )
+
+
+def _refused(server: Server, venv: Path, args: list[str], *names: str) -> str:
+    """``wn install ARGS`` is one error naming each of ``names``; the venv is untouched."""
+    before = snapshot(venv)
+    line = assert_one_error(_install(server, venv, *args), "wn install", *names)
+    assert snapshot(venv) == before
+    return line
 
 
 def _imported(venv: Path, module: str) -> str:
@@ -70,10 +79,7 @@ def test_other_hashlib_algorithms_are_verified(world: Server, built: Path, venv:
     wheel = build_wheel(built, "pkg", "1.0")
     good = hashlib.sha512(wheel.read_bytes()).hexdigest()
     url = _publish(world, wheel)
-    before = snapshot(venv)
-    bad = _install(world, venv, f"pkg @ {url}#sha512={'0' * 128}")
-    assert_one_error(bad, "wn install", url, "sha512 mismatch")
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}#sha512={'0' * 128}"], url, "sha512 mismatch")
     proc = _install(world, venv, f"pkg @ {url}#sha512={good}")
     assert proc.returncode == 0, proc.stderr
     assert _imported(venv, "pkg") == "1.0"
@@ -81,10 +87,7 @@ def test_other_hashlib_algorithms_are_verified(world: Server, built: Path, venv:
 
 def test_a_hash_mismatch_refuses(world: Server, built: Path, venv: Path) -> None:
     url = _publish(world, build_wheel(built, "pkg", "1.0"))
-    before = snapshot(venv)
-    proc = _install(world, venv, f"pkg @ {url}#sha256={'ab' * 32}")
-    assert_one_error(proc, "wn install", f"pkg @ {url}", "sha256 mismatch")
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}#sha256={'ab' * 32}"], f"pkg @ {url}", "sha256 mismatch")
 
 
 @pytest.mark.parametrize(
@@ -99,17 +102,12 @@ def test_a_bad_fragment_refuses(
     world: Server, built: Path, venv: Path, fragment: str, says: str
 ) -> None:
     url = _publish(world, build_wheel(built, "pkg", "1.0"))
-    before = snapshot(venv)
-    assert_one_error(_install(world, venv, f"pkg @ {url}#{fragment}"), "wn install", url, says)
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}#{fragment}"], url, says)
 
 
 def test_a_wheel_of_another_project_refuses(world: Server, built: Path, venv: Path) -> None:
     url = _publish(world, build_wheel(built, "other", "1.0"))
-    before = snapshot(venv)
-    proc = _install(world, venv, f"pkg @ {url}")
-    assert_one_error(proc, "wn install", f"pkg @ {url}", "other")
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}"], f"pkg @ {url}", "other")
 
 
 def test_a_wheel_whose_metadata_names_another_project_refuses(
@@ -117,10 +115,7 @@ def test_a_wheel_whose_metadata_names_another_project_refuses(
 ) -> None:
     """The filename says pkg; the archive inside is ``other``: refused before writing."""
     url = _publish(world, build_wheel(built, "other", "1.0"), "pkg-1.0-py3-none-any.whl")
-    before = snapshot(venv)
-    proc = _install(world, venv, f"pkg @ {url}")
-    assert_one_error(proc, "wn install", "pkg-1.0-py3-none-any.whl")
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}"], "pkg-1.0-py3-none-any.whl")
 
 
 def test_a_file_url_from_a_requirements_file_is_honoured(
@@ -172,10 +167,8 @@ def test_what_is_not_a_usable_wheel_url_is_refused(
     world: Server, venv: Path, requirement: str, says: str
 ) -> None:
     text = requirement.format(base=f"http://127.0.0.1:{world.port}")
-    before = snapshot(venv)
-    line = assert_one_error(_install(world, venv, text), "wn install", "pkg @ ", says)
+    line = _refused(world, venv, [text], "pkg @ ", says)
     assert "/pypi/simple/pkg/" not in world.requests  # no silent index lookup instead
-    assert snapshot(venv) == before
     assert line.count("\n") == 0
 
 
@@ -191,10 +184,7 @@ def test_a_dependency_may_not_name_a_url(world: Server, built: Path, venv: Path)
     ``x @ file:///...`` would let a package reach into the local disk or anywhere else."""
     target = _publish(world, build_wheel(built / "t", "helper", "9.0"))
     url = _publish(world, build_wheel(built, "pkg", "1.0", requires=[f"helper @ {target}"]))
-    before = snapshot(venv)
-    proc = _install(world, venv, f"pkg @ {url}")
-    assert_one_error(proc, "wn install", "helper @ ", "not followed")
-    assert snapshot(venv) == before
+    _refused(world, venv, [f"pkg @ {url}"], "helper @ ", "not followed")
     # the user naming the same URL is what makes it acceptable
     proc = _install(world, venv, f"pkg @ {url}", f"helper @ {target}")
     assert proc.returncode == 0, proc.stderr
@@ -224,7 +214,11 @@ def test_a_conflict_with_the_named_wheel_is_one_line(
     met from the index behind the user's back."""
     url = _publish(world, build_wheel(built, "pkg", "1.0"))
     world.index("pypi").add(build_wheel(built / "index", "needy", "1.0", requires=["pkg>=2"]))
-    before = snapshot(venv)
-    proc = _install(world, venv, f"pkg @ {url}", "needy")
-    assert_one_error(proc, "wn install", "pkg>=2", "not satisfied by the wheel you named", url)
-    assert snapshot(venv) == before
+    _refused(
+        world,
+        venv,
+        [f"pkg @ {url}", "needy"],
+        "pkg>=2",
+        "not satisfied by the wheel you named",
+        url,
+    )

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import BIN
+from tests.helpers import BIN, snapshot
+from tests.installer import envs
 from tests.installer.envs import client, site, write_profile
 from tests.installer.wheels import build_wheel
-from tests.security.hostile import JSON_TYPE, Hostile, Reply, hostile, snapshot
+from tests.security.hostile import JSON_TYPE, Hostile, Reply, hostile
 
 PATH_NAMES = [
     "../../../escape-1.0-py3-none-any.whl",
@@ -136,40 +136,18 @@ def test_path_filenames_in_html_pages_are_refused(
 def proxy(tmp_path: Path, upstream: str) -> Iterator[str]:
     """``wn proxy`` in front of ``upstream``, its temporary files under ``tmp_path/tmp``."""
     temp = tmp_path / "tmp"
-    with (
-        tempfile.TemporaryFile("w+") as errors,
-        subprocess.Popen(
-            [
-                str(BIN / "wn"),
-                "proxy",
-                "--port",
-                "0",
-                "--upstream",
-                upstream,
-                "--properties",
-                str(tmp_path / "profile.json"),
-                "--cache-dir",
-                str(tmp_path / "cache"),
-                "--timeout",
-                "2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            env={**os.environ, "TMPDIR": str(temp)},
-        ) as proc,
-    ):
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if not line.startswith("Serving "):
-                proc.wait(timeout=30)
-                errors.seek(0)
-                raise AssertionError(f"proxy did not start: {line}{errors.read()}")
-            yield line.split()[1].rstrip("/")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with envs.proxy(
+        "--upstream",
+        upstream,
+        "--properties",
+        str(tmp_path / "profile.json"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--timeout",
+        "2",
+        env={**os.environ, "TMPDIR": str(temp)},
+    ) as url:
+        yield url
 
 
 def get(url: str, accept: str = JSON_TYPE) -> tuple[int, bytes]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PEP825
-from tests.installer.envs import wn, write_profile
+from tests.helpers import PEP825, snapshot
+from tests.installer.envs import install_from, wn, write_profile
 from tests.installer.index import Server
 from tests.installer.wheels import build_wheel, variants_json
 from wheelnext.installer.wheeledit import record_hash
@@ -176,20 +176,6 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
-def snapshot(root: Path) -> dict[str, tuple[int, bytes | str]]:
-    """Every path below ``root``: its mode and its bytes (link text, or "dir")."""
-    out: dict[str, tuple[int, bytes | str]] = {}
-    for path in sorted(root.rglob("*")):
-        mode = path.lstat().st_mode
-        if path.is_symlink():
-            out[str(path.relative_to(root))] = (mode, str(path.readlink()))
-        elif path.is_file():
-            out[str(path.relative_to(root))] = (mode, path.read_bytes())
-        else:
-            out[str(path.relative_to(root))] = (mode, "dir")
-    return out
-
-
 def refused(proc: subprocess.CompletedProcess[str], wheel: str, message: str) -> None:
     """Exit status 1 and one ``wn install: error:`` line naming ``wheel`` and the problem."""
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -211,19 +197,7 @@ def test_hostile_wheel_is_refused_and_nothing_changes(
     build_wheel(wheels, "fine", "1.0")  # a good wheel in the same transaction stays out too
     profile = write_profile(tmp_path, ["v1"])
     before = snapshot(tmp_path)
-    proc = wn(
-        "install",
-        "fine",
-        "bad",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "--python",
-        str(venv / "bin" / "python"),
-        "--no-cache",
-        "--properties",
-        str(profile),
-    )
+    proc = install_from(venv, wheels, "fine", "bad", "--properties", str(profile))
     refused(proc, "bad-1.0-py3-none-any.whl", message)
     assert snapshot(tmp_path) == before
 
@@ -237,19 +211,7 @@ def test_the_good_wheels_install(tmp_path: Path, venv: Path) -> None:
         entry_points="[console_scripts]\ntool = bad:main\n",
     )(wheels)
     profile = write_profile(tmp_path, ["v1"])
-    python = str(venv / "bin" / "python")
-    proc = wn(
-        "install",
-        "bad",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "--python",
-        python,
-        "--no-cache",
-        "--properties",
-        str(profile),
-    )
+    proc = install_from(venv, wheels, "bad", "--properties", str(profile))
     assert proc.returncode == 0, proc.stderr
     assert (venv / "bin" / "tool").is_file()
     assert (venv / "bin" / "helper").is_file()

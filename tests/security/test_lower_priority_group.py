@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import snapshot
 from tests.installer.envs import site, write_profile
 from tests.installer.index import Server
 from tests.installer.wheels import build_wheel
-from tests.security.hostile import Hostile, hostile, snapshot
+from tests.security.hostile import Hostile, hostile
 from tests.security.test_hostile_index import refused, run_wn
 
 

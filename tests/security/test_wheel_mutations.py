@@ -26,6 +26,7 @@ from types import FrameType
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import snapshot
 from wheelnext.installer.archive import check_archive, check_destinations
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.target import Target
@@ -303,20 +304,6 @@ def alarm(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, bytes | str]]:
-    out: dict[str, tuple[int, bytes | str]] = {}
-    for path in sorted(root.rglob("*")):
-        mode = path.lstat().st_mode
-        key = str(path.relative_to(root))
-        if path.is_symlink():
-            out[key] = (mode, str(path.readlink()))
-        elif path.is_file():
-            out[key] = (mode, path.read_bytes())
-        else:
-            out[key] = (mode, "dir")
-    return out
 
 
 def install(path: Path, root: Path) -> None:

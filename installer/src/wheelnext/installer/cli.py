@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -11,21 +10,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelnext.installer.cli_common import (
-    add_index_options,
+    add_requirement_options,
     check_dir,
     check_index_url,
     check_output_file,
+    default_indexes,
     index_config,
+    machine_selector,
+    open_indexes,
+    read_roots,
     run_command,
     seconds,
+    variant_suffix,
 )
 from wheelnext.installer.envlock import lock_timeout
 
 if TYPE_CHECKING:
     from wheelnext.installer.finder import Chosen, Finder
     from wheelnext.installer.requirements import Wanted
-
-PYPI = "https://pypi.org/simple"
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -34,12 +36,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         description="Resolve and install requirements, choosing the best variant wheel for "
         "this (or another) machine, with index priority groups.",
     )
-    p.add_argument("requirements", nargs="*", metavar="REQ")
-    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
-    p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
-    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
-    p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
-    add_index_options(p)
+    add_requirement_options(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--python", metavar="PATH", help="install into this interpreter's environment"
@@ -89,16 +86,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
-    from platformdirs import user_cache_dir
-
-    from wheelnext.core.priorities import load_user_priorities
-    from wheelnext.core.selector import Selector
-    from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.direct import DirectFinder, collect
     from wheelnext.installer.distmeta import DistMetadata
     from wheelnext.installer.envlock import locked, repair
-    from wheelnext.installer.http import HttpClient
-    from wheelnext.installer.indexes import IndexSet
     from wheelnext.installer.install_options import (
         OptionsProvider,
         prepare_install,
@@ -106,7 +96,6 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     )
     from wheelnext.installer.lock.model import is_lock_name
     from wheelnext.installer.report import build_report, write_report
-    from wheelnext.installer.requirements import Wanted, read_requirements_file
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import install_all
@@ -115,11 +104,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         from wheelnext.installer.cli_lock import install_from_lock
 
         return install_from_lock(args, prog)
-    roots = [Wanted.parse(text, "command line") for text in args.requirements]
-    for path in args.requirement:
-        roots += read_requirements_file(path)
-    if not roots:
-        parser.error("give at least one requirement (REQ or -r FILE)")
+    roots = read_roots(args, parser)
     # every URL and path the user named is checked before anything is read or written
     for option, urls in (
         ("--index-url", [args.index_url]),
@@ -133,76 +118,55 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         check_dir(args.target, "--target")
     if args.cache_dir is not None and not args.no_cache:
         check_dir(args.cache_dir, "--cache-dir")
-    default: list[tuple[str, str]] = []
-    if not args.no_index and (args.index_url or not args.sources):
-        default.append(("index-url", args.index_url or PYPI))
-    default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
-    config = index_config(args, parser, default)
+    config = index_config(args, parser, default_indexes(args))
     target = probe(args.python, args.target)
     direct = collect(roots, lambda wanted: _applies(wanted, target.markers))
     repair(target, args.lock_timeout, prog)  # what an interrupted wn left, before reading
-    if args.properties is not None:
-        supported = SupportedProperties.load(args.properties)
-    else:
-        from wheelnext.core.detection import detect
-
-        with contextlib.redirect_stdout(sys.stderr):
-            supported = detect()
-    selector = Selector(supported, priorities=load_user_priorities(), tags=target.tags)
-    cache = (
-        None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
-    )
-    http = HttpClient(cache, timeout=args.timeout)
-    indexes = IndexSet(config, http)
-    try:
-        with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
-            finder = DirectFinder(indexes, selector, target, http, Path(work), direct=direct)
-            provider = OptionsProvider(
-                finder,
-                target.markers,
-                not args.no_default_extras,
-                direct={name: d.requested for name, d in direct.items()},
-                constraints=read_constraints(args.constraint),
-                no_deps=args.no_deps,
+    selector = machine_selector(args.properties, target)
+    with (
+        open_indexes(args, config) as (http, indexes),
+        tempfile.TemporaryDirectory(prefix="wheelnext-") as work,
+    ):
+        finder = DirectFinder(indexes, selector, target, http, Path(work), direct=direct)
+        provider = OptionsProvider(
+            finder,
+            target.markers,
+            not args.no_default_extras,
+            direct={name: d.requested for name, d in direct.items()},
+            constraints=read_constraints(args.constraint),
+            no_deps=args.no_deps,
+        )
+        resolution = resolve(roots, provider)
+        metadata: dict[str, DistMetadata] = {
+            name: finder.metadata(c) for name, c in resolution.chosen.items()
+        }
+        plan = [resolution.chosen[n] for n in sorted(resolution.chosen)]
+        if args.verbose:
+            for line in indexes.log:
+                print(f"{prog}: {line}", file=sys.stderr)
+        if args.report:
+            write_report(args.report, build_report(resolution, metadata, target))
+        if args.dry_run:
+            for chosen in plan:
+                print(f"Would install {_describe(chosen)}")
+            return 0
+        wheels = _download(finder, plan, quiet=args.quiet)
+        with locked(target, args.lock_timeout, prog):
+            force = prepare_install(args, finder, plan, target, prog)  # variant drift
+            outcome = install_all(
+                plan, wheels, target, link_fallback=args.link_fallback, force=force
             )
-            resolution = resolve(roots, provider)
-            metadata: dict[str, DistMetadata] = {
-                name: finder.metadata(c) for name, c in resolution.chosen.items()
-            }
-            plan = [resolution.chosen[n] for n in sorted(resolution.chosen)]
-            if args.verbose:
-                for line in indexes.log:
-                    print(f"{prog}: {line}", file=sys.stderr)
-            if args.report:
-                write_report(args.report, build_report(resolution, metadata, target))
-            if args.dry_run:
-                for chosen in plan:
-                    print(f"Would install {_describe(chosen)}")
-                return 0
-            wheels = _download(finder, plan, quiet=args.quiet)
-            with locked(target, args.lock_timeout, prog):
-                force = prepare_install(args, finder, plan, target, prog)  # variant drift
-                outcome = install_all(
-                    plan, wheels, target, link_fallback=args.link_fallback, force=force
+        if not args.quiet:
+            for chosen in outcome.installed:
+                print(f"Installed {_describe(chosen)}")
+            if outcome.links.links or outcome.links.copies:
+                print(
+                    f"Created {outcome.links.links} links, saving "
+                    f"{outcome.links.bytes_saved} bytes"
+                    + (f"; copied {outcome.links.copies} instead" if outcome.links.copies else "")
                 )
-            if not args.quiet:
-                for chosen in outcome.installed:
-                    print(f"Installed {_describe(chosen)}")
-                if outcome.links.links or outcome.links.copies:
-                    print(
-                        f"Created {outcome.links.links} links, saving "
-                        f"{outcome.links.bytes_saved} bytes"
-                        + (
-                            f"; copied {outcome.links.copies} instead"
-                            if outcome.links.copies
-                            else ""
-                        )
-                    )
-                for chosen in outcome.unchanged:
-                    print(f"Already installed {chosen.name} {chosen.version}")
-    finally:
-        indexes.close()
-        http.close()
+            for chosen in outcome.unchanged:
+                print(f"Already installed {chosen.name} {chosen.version}")
     return 0
 
 
@@ -218,13 +182,12 @@ def _applies(wanted: Wanted, markers: dict[str, str]) -> bool:
 def _describe(chosen: Chosen) -> str:
     from wheelnext.installer.direct import DIRECT, display
 
-    label = f" [variant {chosen.wheel.label}]" if chosen.wheel.label else ""
     where = (
         display(chosen.located.file.url)
         if chosen.located.group == DIRECT
         else chosen.located.index.name
     )
-    return f"{chosen.name} {chosen.version}{label} from {where}"
+    return f"{chosen.name} {chosen.version}{variant_suffix(chosen.wheel.label)} from {where}"
 
 
 def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:

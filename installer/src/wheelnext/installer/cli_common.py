@@ -1,12 +1,14 @@
-"""What the installer's subcommands share: logging and one-line errors, index options."""
+"""What the installer's subcommands share: logging and one-line errors, requirement and
+index options, the machine's selector, the HTTP client and index set."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -14,7 +16,14 @@ from urllib.parse import urlsplit
 from wheelnext.core.cli._common import fail
 
 if TYPE_CHECKING:
-    from wheelnext.installer.indexes import IndexConfig
+    from wheelnext.core.selector import Selector
+    from wheelnext.core.supported import SupportedProperties
+    from wheelnext.installer.http import HttpClient
+    from wheelnext.installer.indexes import IndexConfig, IndexSet
+    from wheelnext.installer.requirements import Wanted
+    from wheelnext.installer.target import Target
+
+PYPI = "https://pypi.org/simple"
 
 
 def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
@@ -244,3 +253,85 @@ def index_config(
                 f"no index or index group named {index!r} (known: {', '.join(known) or 'none'})"
             )
     return config
+
+
+def add_requirement_options(p: argparse.ArgumentParser) -> None:
+    """``REQ``, ``-r FILE`` and the index options ``wn install`` and ``wn lock`` share."""
+    p.add_argument("requirements", nargs="*", metavar="REQ")
+    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
+    p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
+    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
+    add_index_options(p)
+
+
+def read_roots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Wanted]:
+    """The requirements given as ``REQ`` and in ``-r`` files; none is a usage error."""
+    from wheelnext.installer.requirements import Wanted, read_requirements_file
+
+    roots = [Wanted.parse(text, "command line") for text in args.requirements]
+    for path in args.requirement:
+        roots += read_requirements_file(path)
+    if not roots:
+        parser.error("give at least one requirement (REQ or -r FILE)")
+    return roots
+
+
+def default_indexes(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The pip-style (name, URL) indexes: ``--index-url`` (PyPI unless ``--no-index`` or
+    named indexes are given), then each ``--extra-index-url``."""
+    default: list[tuple[str, str]] = []
+    if not args.no_index and (args.index_url or not args.sources):
+        default.append(("index-url", args.index_url or PYPI))
+    default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
+    return default
+
+
+def supported_properties(path: Path | None) -> SupportedProperties:
+    """The profile in ``path`` (``wn-detect --json``), or this machine's, detected with the
+    providers' stray output kept off stdout."""
+    from wheelnext.core.supported import SupportedProperties
+
+    if path is not None:
+        return SupportedProperties.load(path)
+    from wheelnext.core.detection import detect
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return detect()
+
+
+def machine_selector(path: Path | None, target: Target) -> Selector:
+    """The selector for the profile in ``path`` (or this machine) and ``target``'s tags."""
+    from wheelnext.core.priorities import load_user_priorities
+    from wheelnext.core.selector import Selector
+
+    supported = supported_properties(path)
+    return Selector(supported, priorities=load_user_priorities(), tags=target.tags)
+
+
+@contextlib.contextmanager
+def open_indexes(
+    args: argparse.Namespace, config: IndexConfig
+) -> Iterator[tuple[HttpClient, IndexSet]]:
+    """The HTTP client (cached under ``--cache-dir`` or the user cache, unless
+    ``--no-cache``) and the index set over ``config``; both closed on the way out."""
+    from platformdirs import user_cache_dir
+
+    from wheelnext.installer.http import HttpClient
+    from wheelnext.installer.indexes import IndexSet
+
+    cache = (
+        None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
+    )
+    http = HttpClient(cache, timeout=args.timeout)
+    indexes = IndexSet(config, http)
+    try:
+        yield http, indexes
+    finally:
+        indexes.close()
+        http.close()
+
+
+def variant_suffix(label: str | None) -> str:
+    """`` [variant LABEL]`` for a variant wheel, nothing for a plain one."""
+    return f" [variant {label}]" if label else ""

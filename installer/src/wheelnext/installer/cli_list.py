@@ -4,12 +4,11 @@ those whose variant is no longer the one this machine would choose (variant drif
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import run_command
+from wheelnext.installer.cli_common import machine_selector, run_command
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -42,22 +41,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from wheelnext.core.errors import one_line
-    from wheelnext.core.priorities import load_user_priorities
-    from wheelnext.core.selector import Selector
-    from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.drift import inspect_all
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import installed
 
     target = probe(args.python, args.target)
-    if args.properties is not None:
-        supported = SupportedProperties.load(args.properties)
-    else:
-        from wheelnext.core.detection import detect
-
-        with contextlib.redirect_stdout(sys.stderr):
-            supported = detect()
-    selector = Selector(supported, priorities=load_user_priorities(), tags=target.tags)
+    selector = machine_selector(args.properties, target)
     rows = inspect_all(installed(target).values(), selector)
     if args.drifted:
         rows = [r for r in rows if r.drifted]

@@ -4,14 +4,21 @@ for this machine or for several machine profiles at once (spec/lock.md)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 from pathlib import Path
 
-from wheelnext.installer.cli_common import add_index_options, index_config, run_command
-
-PYPI = "https://pypi.org/simple"
+from wheelnext.installer.cli_common import (
+    add_requirement_options,
+    default_indexes,
+    index_config,
+    machine_selector,
+    open_indexes,
+    read_roots,
+    run_command,
+    supported_properties,
+    variant_suffix,
+)
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -20,12 +27,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         description="Resolve requirements and write a pylock.toml (PEP 751) listing the "
         "variant wheels (PEP 825) of every locked release.",
     )
-    p.add_argument("requirements", nargs="*", metavar="REQ")
-    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
-    p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
-    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
-    p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
-    add_index_options(p)
+    add_requirement_options(p)
     p.add_argument("--python", metavar="PATH", help="lock for this interpreter")
     p.add_argument(
         "--properties",
@@ -69,26 +71,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from platformdirs import user_cache_dir
-
     from wheelnext.core.files import atomic_write
     from wheelnext.core.priorities import load_user_priorities
     from wheelnext.core.selector import Selector
-    from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.errors import InstallerError
-    from wheelnext.installer.http import HttpClient
-    from wheelnext.installer.indexes import IndexSet
     from wheelnext.installer.lock.model import is_lock_name
     from wheelnext.installer.lock.resolve import resolve_profiles
     from wheelnext.installer.lock.write import LockWriter, dumps
-    from wheelnext.installer.requirements import Wanted, read_requirements_file
     from wheelnext.installer.target import probe
 
-    roots = [Wanted.parse(text, "command line") for text in args.requirements]
-    for path in args.requirement:
-        roots += read_requirements_file(path)
-    if not roots:
-        parser.error("give at least one requirement (REQ or -r FILE)")
+    roots = read_roots(args, parser)
     output = None if args.output == "-" else Path(args.output)
     if output is not None:
         if not is_lock_name(output.name):
@@ -97,47 +89,30 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             )
         if output.is_dir() or not output.parent.is_dir():
             raise InstallerError(f"-o {args.output}: cannot write a file there")
-    default: list[tuple[str, str]] = []
-    if not args.no_index and (args.index_url or not args.sources):
-        default.append(("index-url", args.index_url or PYPI))
-    default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
-    config = index_config(args, parser, default)
+    config = index_config(args, parser, default_indexes(args))
     target = probe(args.python)
     priorities = load_user_priorities()
-    profiles: list[tuple[str, Selector]] = []
-    for path in args.properties:
-        supported = SupportedProperties.load(path)
-        profiles.append((path.name, Selector(supported, priorities=priorities, tags=target.tags)))
-    if not profiles:
-        from wheelnext.core.detection import detect
-
-        with contextlib.redirect_stdout(sys.stderr):
-            supported = detect()
-        profiles.append(
-            ("this-machine", Selector(supported, priorities=priorities, tags=target.tags))
+    named = [(path.name, path) for path in args.properties] or [("this-machine", None)]
+    profiles = [
+        (name, Selector(supported_properties(path), priorities=priorities, tags=target.tags))
+        for name, path in named
+    ]
+    with (
+        open_indexes(args, config) as (http, indexes),
+        tempfile.TemporaryDirectory(prefix="wheelnext-") as work,
+    ):
+        runs = resolve_profiles(
+            roots,
+            profiles,
+            indexes=indexes,
+            target=target,
+            http=http,
+            work=Path(work),
+            default_extras=not args.no_default_extras,
         )
-    cache = (
-        None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
-    )
-    http = HttpClient(cache, timeout=args.timeout)
-    indexes = IndexSet(config, http)
-    try:
-        with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
-            runs = resolve_profiles(
-                roots,
-                profiles,
-                indexes=indexes,
-                target=target,
-                http=http,
-                work=Path(work),
-                default_extras=not args.no_default_extras,
-            )
-            lock_dir = output.parent if output is not None else Path.cwd()
-            writer = LockWriter(runs, target, args.mode, lock_dir)
-            text = dumps(writer.document([w.requirement.name for w in roots]))
-    finally:
-        indexes.close()
-        http.close()
+        lock_dir = output.parent if output is not None else Path.cwd()
+        writer = LockWriter(runs, target, args.mode, lock_dir)
+        text = dumps(writer.document([w.requirement.name for w in roots]))
     if output is None:
         sys.stdout.write(text)
     else:
@@ -150,9 +125,6 @@ def install_from_lock(args: argparse.Namespace, prog: str) -> int:
 
     Uses ``wn install``'s options: ``--python``/``--target``, ``--properties``,
     ``--dry-run``, ``--link-fallback``, ``--timeout``, ``-q``."""
-    from wheelnext.core.priorities import load_user_priorities
-    from wheelnext.core.selector import Selector
-    from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer import drift
     from wheelnext.installer.envlock import locked
     from wheelnext.installer.errors import InstallerError
@@ -167,21 +139,14 @@ def install_from_lock(args: argparse.Namespace, prog: str) -> int:
     path = Path(args.requirement[0])
     lock = read_lock(path)
     target = probe(args.python, args.target)
-    if args.properties is not None:
-        supported = SupportedProperties.load(args.properties)
-    else:
-        from wheelnext.core.detection import detect
-
-        with contextlib.redirect_stdout(sys.stderr):
-            supported = detect()
-    selector = Selector(supported, priorities=load_user_priorities(), tags=target.tags)
+    selector = machine_selector(args.properties, target)
     http = HttpClient(None, timeout=args.timeout)
     try:
         installer = LockInstaller(lock, path.parent, selector, target, http)
         plan = installer.plan()
         if args.dry_run:
             for picked in plan:
-                label = f" [variant {picked.filename.label}]" if picked.filename.label else ""
+                label = variant_suffix(picked.filename.label)
                 print(f"Would install {picked.package.name} {picked.package.version}{label}")
             return 0
         with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
@@ -198,14 +163,13 @@ def install_from_lock(args: argparse.Namespace, prog: str) -> int:
                     picked.package.variants,
                 )
             wheels = {c.filename: files[c.name] for c in chosen}
-            with locked(target, getattr(args, "lock_timeout", None), prog):
+            with locked(target, args.lock_timeout, prog):
                 outcome = install_all(chosen, wheels, target, link_fallback=args.link_fallback)
     finally:
         http.close()
     if not args.quiet:
         for c in outcome.installed:
-            label = f" [variant {c.wheel.label}]" if c.wheel.label else ""
-            print(f"Installed {c.name} {c.version}{label} from {lock.path}")
+            print(f"Installed {c.name} {c.version}{variant_suffix(c.wheel.label)} from {lock.path}")
         for c in outcome.unchanged:
             print(f"Already installed {c.name} {c.version}")
     return 0

@@ -7,8 +7,12 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wheelnext.installer.cli_common import check_dir, check_wheel_file, run_command
+
+if TYPE_CHECKING:
+    from wheelnext.core.metadata import VariantMetadata
 
 _PLUGIN_API = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -27,14 +31,16 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     make.add_argument(
         "--default-priorities",
         metavar="NS[,NS...]",
-        help="namespace order, best first (default: the order --property names them)",
+        help="namespace order, best first (default: the order --property names them; for "
+        "--null, that of the release's other variant wheels in the output directory)",
     )
     make.add_argument(
         "--format",
-        choices=("providers", "pep825"),
-        default="providers",
-        help="variant.json format: 0.2 with provider requirements (read by variantlib "
-        "0.2.2 and wn), or PEP 825's 0.1.1 (default: %(default)s)",
+        choices=("pep825", "variantlib"),
+        default=None,
+        help="variant.json format: PEP 825's 0.1.1 (the default; what uv's variant build "
+        "reads), or variantlib's 0.2 with provider requirements (read by variantlib 0.2.2 "
+        "and wn). --null without --format takes the format of the release's other variants",
     )
     make.add_argument(
         "--provider",
@@ -87,7 +93,14 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelnext.core.metadata import ProviderInfo
     from wheelnext.core.properties import VariantProperty
     from wheelnext.installer.errors import InstallerError
-    from wheelnext.installer.variant_wheels import build_metadata, check_declared, make_variant
+    from wheelnext.installer.variant_wheels import (
+        DEFAULT_FORMAT,
+        FORMATS,
+        build_metadata,
+        check_declared,
+        format_name,
+        make_variant,
+    )
 
     if args.null and args.label not in (None, NULL_LABEL):
         parser.error("--null makes the 'null' variant; --label cannot change that")
@@ -112,8 +125,18 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.no_validate:
         check_declared(properties)
     namespaces = [n.strip() for n in (args.default_priorities or "").split(",") if n.strip()]
+    fmt = args.format
+    if args.null and not namespaces:
+        siblings = _release_variants(args)
+        namespaces = list(siblings.namespace_priorities)
+        providers = {**siblings.providers, **providers}
+        fmt = fmt or format_name(siblings.schema)
+    fmt = fmt or DEFAULT_FORMAT
+    if (args.provider or args.plugin_api) and not FORMATS[fmt].has_providers:
+        given = "--provider" if args.provider else "--plugin-api"
+        raise InstallerError(f"{given}: only --format variantlib records providers")
     metadata = build_metadata(
-        NULL_LABEL if args.null else args.label, properties, namespaces, args.format, providers
+        NULL_LABEL if args.null else args.label, properties, namespaces, fmt, providers
     )
     _check_wheel(args.wheel)
     if args.output_dir is not None:
@@ -123,9 +146,26 @@ def _make(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _release_variants(args: argparse.Namespace) -> VariantMetadata:
+    """``--null`` without ``--default-priorities``: the release's other variant wheels in
+    the output directory (default: the input's) say the namespaces."""
+    from wheelnext.installer.errors import InstallerError
+    from wheelnext.installer.variant_wheels import release_variants
+
+    _check_wheel(args.wheel)
+    out = args.output_dir if args.output_dir is not None else args.wheel.parent
+    found = release_variants(out, args.wheel)
+    if found is None:
+        raise InstallerError(
+            "give the release's namespaces (--default-priorities) for a null variant: "
+            f"no variant wheel of {args.wheel.name}'s release in {out}"
+        )
+    return found
+
+
 def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelnext.core.metadata import metadata_to_json
-    from wheelnext.installer.variant_wheels import read_variant
+    from wheelnext.installer.variant_wheels import label_text, read_variant
 
     _check_wheel(args.wheel)
     wheel = read_variant(args.wheel)
@@ -144,7 +184,8 @@ def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     md = wheel.metadata
     (label,) = md.labels
     print(f"{args.wheel.name}")
-    print(f"  label:      {label}{' (null variant)' if not md.variants[label] else ''}")
+    null = " (null variant)" if not md.variants[label] else ""
+    print(f"  label:      {label_text(label, md.variants[label])}{null}")
     print(f"  format:     {md.schema} ({md.schema.url})")
     print(f"  namespaces: {', '.join(md.namespace_priorities)}")
     for prop in sorted(md.variants[label], key=str):
@@ -159,14 +200,19 @@ def _show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _index(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from wheelnext.installer.errors import InstallerError
     from wheelnext.installer.variant_wheels import index_directory
 
     check_dir(args.directory, "DIR", create=False)
     written = index_directory(args.directory)
+    if not written:
+        found = sum(1 for _ in args.directory.glob("*.whl"))
+        raise InstallerError(
+            f"{args.directory}: no variant wheels to index"
+            + (f" ({found} wheel{'s' if found > 1 else ''} without a label)" if found else "")
+        )
     for path in written:
         print(path)
-    if not written:
-        print(f"{args.directory}: no variant wheels", file=sys.stderr)
     return 0
 
 

@@ -151,14 +151,12 @@ def collect(
 def verify(path: Path, hashes: Mapping[str, str], where: str) -> None:
     """Every hash the fragment named must match ``path``; a mismatch deletes the file."""
     for algorithm, expected in hashes.items():
-        digest = hashlib.new(algorithm)
         with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 16), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != expected:
+            found = hashlib.file_digest(f, algorithm).hexdigest()
+        if found != expected:
             path.unlink(missing_ok=True)
             raise InstallerError(
-                f"{where}: {algorithm} mismatch (URL says {expected}, got {digest.hexdigest()})"
+                f"{where}: {algorithm} mismatch (URL says {expected}, got {found})"
             )
 
 

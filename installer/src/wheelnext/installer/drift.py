@@ -21,8 +21,6 @@ from wheelnext.core import safejson
 from wheelnext.core.errors import WheelnextError
 from wheelnext.core.filenames import (
     WheelFilename,
-    is_variants_json_filename,
-    parse_variants_json_filename,
 )
 from wheelnext.core.metadata import VariantMetadata, metadata_to_json, parse_metadata
 from wheelnext.core.selector import Selector
@@ -125,29 +123,20 @@ def inspect_all(dists: Iterable[Distribution], selector: Selector) -> list[Insta
 
 def remember_plan(finder: Finder, plan: Sequence[Chosen]) -> None:
     """Note the record of every planned wheel of a resolved install (``wn install``)."""
-    from packaging.specifiers import SpecifierSet
-
-    from wheelnext.installer.finder import release_metadata
-    from wheelnext.installer.lock.write import usable
+    from wheelnext.installer.direct import DIRECT
+    from wheelnext.installer.lock.write import release_variants, release_wheels
 
     for chosen in plan:
-        own = getattr(chosen, "variant_metadata", None)
-        if chosen.located.group == "direct":  # a URL the user named: no release to compare
+        own = chosen.variant_metadata
+        if chosen.located.group == DIRECT:  # a URL the user named: no release to compare
             remember(chosen.filename, chosen.wheel.label, [chosen.filename], own)
             continue
         selected = {chosen.filename}
-        files = finder.files(chosen.name, SpecifierSet(f"=={chosen.version}")).files
-        wheels = [f for f in files if usable(f, chosen.version, finder.target, selected)]
+        files, wheels = release_wheels(finder, chosen.name, chosen.version, finder.target, selected)
         available = [f.file.filename for f in wheels]
         metadata = own
         if metadata is None and any(WheelFilename.parse(n).label for n in available):
-            listed = [
-                f
-                for f in files
-                if is_variants_json_filename(f.file.filename)
-                and parse_variants_json_filename(f.file.filename)[1] == chosen.version
-            ]
-            found = release_metadata(finder.http, finder.fetch, listed, wheels)
+            found = release_variants(finder, files, chosen.version, wheels)
             metadata = found if isinstance(found, VariantMetadata) else None
         remember(chosen.filename, chosen.wheel.label, available, metadata)
 
@@ -173,12 +162,12 @@ def drifted_in_plan(plan: Sequence[Chosen], present: Mapping[str, Distribution])
             continue
         known, label = installed_label(dist)
         if known and label != chosen.wheel.label:
-            shown = f"variant {label}" if label else "the non-variant wheel"
-            wanted = (
-                f"variant {chosen.wheel.label}" if chosen.wheel.label else "the non-variant wheel"
-            )
             lines[canonicalize_name(chosen.name)] = (
-                f"{chosen.name} {chosen.version}: installed as {shown}, this machine now "
-                f"selects {wanted}"
+                f"{chosen.name} {chosen.version}: installed as {_variant(label)}, this machine "
+                f"now selects {_variant(chosen.wheel.label)}"
             )
     return lines
+
+
+def _variant(label: str | None) -> str:
+    return f"variant {label}" if label else "the non-variant wheel"

@@ -27,9 +27,16 @@ from wheelnext.installer.errors import InstallerError
 LOG = logging.getLogger(__name__)
 VARIANT_JSON = "variant.json"
 MAX_VARIANT_JSON = 16 * 2**20  # declared size; read before the archive check (finder.py)
-# "providers": the 0.2 format variantlib 0.2.2 reads and writes (provider requirements
-# included); "pep825": PEP 825's 0.1.1 format (namespaces only, providers left to tools)
-FORMATS: Mapping[str, SchemaVersion] = {"providers": PROVIDERS_V0_2_0, "pep825": PEP825_V0_1_1}
+# "pep825": PEP 825's 0.1.1 format (namespaces only, providers left to tools; what uv's
+# variant build reads); "variantlib": the 0.2 format variantlib 0.2.2 reads and writes
+# (provider requirements included)
+FORMATS: Mapping[str, SchemaVersion] = {"pep825": PEP825_V0_1_1, "variantlib": PROVIDERS_V0_2_0}
+DEFAULT_FORMAT = "pep825"
+
+
+def format_name(schema: SchemaVersion) -> str | None:
+    """The ``--format`` name that writes ``schema`` (None: a format we only read)."""
+    return next((name for name, version in FORMATS.items() if version == schema), None)
 
 
 def installed_provider(namespace: str) -> ProviderInfo | None:
@@ -87,13 +94,13 @@ def build_metadata(
     label: str | None,
     properties: Sequence[VariantProperty],
     namespaces: Sequence[str] = (),
-    fmt: str = "providers",
+    fmt: str = DEFAULT_FORMAT,
     providers: Mapping[str, ProviderInfo] | None = None,
 ) -> VariantMetadata:
     """The ``variant.json`` of one wheel, validated like any document read from disk.
 
     ``label`` None means variantlib's hash label; namespaces default to the order the
-    properties name them; in the providers format each namespace needs a provider entry
+    properties name them; in the variantlib format each namespace needs a provider entry
     (given, or taken from the provider installed here).
     """
     props = frozenset(properties)
@@ -119,7 +126,8 @@ def build_metadata(
             if info is None:
                 raise InstallerError(
                     f"no provider known for namespace {namespace!r}: pass --provider "
-                    f"{namespace}=REQUIREMENT, install its provider, or use --format pep825"
+                    f"{namespace}=REQUIREMENT or install its provider (the default format, "
+                    "pep825, needs neither)"
                 )
             entry: dict[str, object] = {"requires": list(info.requires)}
             if info.plugin_api:
@@ -149,6 +157,22 @@ def make_variant(wheel: Path, metadata: VariantMetadata, output_dir: Path | None
     destination = (output_dir or wheel.parent) / f"{wheel.name[: -len('.whl')]}-{label}.whl"
     edit.save(destination)
     return destination
+
+
+def release_variants(directory: Path, wheel: Path) -> VariantMetadata | None:
+    """The combined metadata of the variant wheels in ``directory`` of ``wheel``'s release
+    (same name and version), or None when there are none: what ``--null`` takes its
+    namespaces (and providers, and format) from."""
+    release = _parse_filename(wheel).release
+    found = []
+    for path in sorted(directory.glob("*.whl")) if directory.is_dir() else ():
+        try:
+            other = WheelFilename.parse(path.name)
+        except WheelnextError:
+            continue
+        if other.release == release and other.label not in (None, NULL_LABEL):
+            found.append(read_variant(path))
+    return next(iter(combine(found).values()), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +248,12 @@ def check_variant_wheel(wheel: Path, release: VariantMetadata | None) -> Variant
 
 def _describe(properties: frozenset[VariantProperty]) -> str:
     return "; ".join(sorted(str(p) for p in properties)) or "no properties"
+
+
+def label_text(label: str, properties: frozenset[VariantProperty] | None) -> str:
+    """``LABEL: NS :: F :: V; ...``: a label with the hardware it stands for, so output
+    names hardware, not hashes (``cfdbe307: x86_64 :: level :: v4``)."""
+    return f"{label}: {_describe(properties or frozenset())}"
 
 
 def combine(wheels: Iterable[VariantWheel]) -> dict[str, VariantMetadata]:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from wheelnext.core.discovery import ProviderSource
+    from wheelnext.core.properties import VariantProperty
     from wheelnext.core.providers import DetectContext
-    from wheelnext.core.supported import SupportedProperties
+    from wheelnext.core.supported import ProviderResult, SupportedProperties
 
 
 def _seconds(text: str) -> float:
@@ -70,6 +72,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "the property means, and whether this machine supports it",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="list every feature on its own row (default: the flags a provider answers "
+        "'on' share one row, after its other features)",
+    )
+    parser.add_argument(
         "--sysroot",
         type=Path,
         default=None,
@@ -79,7 +87,46 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def _table(supported: SupportedProperties) -> None:
+def _values(values: tuple[str, ...]) -> str:
+    """The best ``SHOWN_VALUES`` values, and how many more ``--all`` would list."""
+    shown = ", ".join(values[:SHOWN_VALUES])
+    more = len(values) - SHOWN_VALUES
+    return f"{shown}, … (+{more} more)" if more > 0 else shown
+
+
+def _rows(result: ProviderResult, show_all: bool) -> list[tuple[str, str]]:
+    """(feature, values) rows of one provider: its features in its own order (the headline
+    ones first, as it answers them), then, unless ``show_all``, the on/off flags it
+    answers ``on`` folded into one row, and long value lists cut to the best few."""
+    if show_all:
+        rows = [(f.name, ", ".join(f.values)) for f in result.features]
+    else:
+        flags = [f.name for f in result.features if tuple(f.values) == ("on",)]
+        rows = [(f.name, _values(f.values)) for f in result.features if f.name not in flags]
+        if flags:
+            rows.append((f"{len(flags)} flag{'s' if len(flags) > 1 else ''} on", ", ".join(flags)))
+    return rows or [("", "")]
+
+
+HEADERS = ("Namespace", "Status", "Provider", "Feature", "Values")
+STATUS, VALUES = 1, 4  # the columns that wrap; the others hold names, never cut
+NARROWEST = {STATUS: 32, VALUES: 48}  # their width in a file or pipe, or more if room
+SHOWN_VALUES = 8  # values of one feature listed without --all (best first)
+MAX_WIDTH = 120  # a name column's cap in a file or pipe, against a provider's giant name
+
+
+def _widths(widest: list[int], total: int) -> list[int]:
+    """Column widths for a file or pipe: each name column as wide as its widest cell, the
+    status and values columns sharing what is left of ``total``, each at least NARROWEST."""
+    widths = [min(max(w, len(h)), MAX_WIDTH) for w, h in zip(widest, HEADERS, strict=True)]
+    room = total - 1 - 3 * len(HEADERS)  # one border and two padding per column
+    room -= sum(w for n, w in enumerate(widths) if n not in NARROWEST)
+    widths[STATUS] = min(widths[STATUS], max(NARROWEST[STATUS], room // 3))
+    widths[VALUES] = min(widths[VALUES], max(NARROWEST[VALUES], room - widths[STATUS]))
+    return widths
+
+
+def _table(supported: SupportedProperties, show_all: bool) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -88,23 +135,33 @@ def _table(supported: SupportedProperties) -> None:
     if not supported.providers:
         console.print("No variant providers are installed.")
         return
-    table = Table(title="Variant properties of this machine (values best first)")
-    for column in ("Namespace", "Status", "Provider", "Feature", "Values"):
-        table.add_column(column)
+    lines: list[tuple[tuple[str, ...], bool]] = []  # (cells, last row of its provider)
     for result in supported.providers:
         status = result.status if result.error is None else f"{result.status}: {result.error}"
         provider = f"{result.distribution} {result.version}".strip()
-        rows = [(f.name, ", ".join(f.values)) for f in result.features] or [("", "")]
+        rows = _rows(result, show_all)
         for i, (feature, values) in enumerate(rows):
             first = i == 0
-            cells = (  # Text: what a provider said is never read as rich markup
-                result.namespace if first else "",
-                status if first else "",
-                provider if first else "",
-                feature,
-                values,
-            )
-            table.add_row(*(Text(cell) for cell in cells), end_section=i == len(rows) - 1)
+            head = (result.namespace, status, provider) if first else ("", "", "")
+            lines.append(((*head, feature, values), i == len(rows) - 1))
+    table = Table(
+        title="Variant properties of this machine (values best first)",
+        caption=None if show_all else "--all lists every value, and each flag on its own row",
+    )
+    widest = [max(len(cells[n]) for cells, _ in lines) for n in range(len(HEADERS))]
+    fixed = not console.is_terminal  # a file or a pipe: names in full, never cut short
+    widths = _widths(widest, console.width)
+    for n, header in enumerate(HEADERS):
+        width = widths[n] if fixed else None
+        if n in NARROWEST:
+            table.add_column(header, overflow="fold", width=width)
+        else:
+            table.add_column(header, no_wrap=True, width=width)
+    for cells, last in lines:  # Text: what a provider said is never read as rich markup
+        table.add_row(*(Text(cell) for cell in cells), end_section=last)
+    if fixed:
+        needed = 1 + sum(3 + (column.width or 0) for column in table.columns)
+        console = Console(width=max(console.width, needed))
     console.print(table)
 
 
@@ -124,6 +181,9 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
         return fail(
             prog, f"--explain: no installed provider answers for namespace {prop.namespace!r}"
         )
+    undeclared = _undeclared(prop, found.source)
+    if undeclared is not None:
+        return fail(prog, f"--explain: {undeclared}")
     with contextlib.redirect_stdout(sys.stderr):
         supported = detect(
             [found.source],
@@ -170,6 +230,32 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
     return 0
 
 
+def _undeclared(prop: VariantProperty, source: ProviderSource) -> str | None:
+    """Why ``prop`` is not one its provider declares (naming what it does declare), or None.
+
+    None too when the provider cannot describe itself: ``this machine`` then says so."""
+    from wheelnext.core.detection import describe_source
+
+    try:
+        description = describe_source(source)
+    except Exception:  # a provider's failure is data; the explanation reports it
+        return None
+    who = f"{source.distribution} {source.version}".strip()
+    feature = description.feature(prop.feature)
+    if feature is None:
+        declared = ", ".join(f.name for f in description.features) or "none"
+        return (
+            f"{who} declares no feature {prop.feature!r} in namespace {prop.namespace!r} "
+            f"(its features: {declared})"
+        )
+    if prop.value not in feature.values:
+        return (
+            f"{who} declares no value {prop.value!r} for '{prop.namespace} :: {prop.feature}' "
+            f"(its values, best first: {', '.join(feature.values)})"
+        )
+    return None
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         status = _main(argv, prog)
@@ -195,13 +281,19 @@ def _cached() -> SupportedProperties | None:
 
 def _main(argv: list[str] | None, prog: str | None) -> int:
     args = _parser(prog).parse_args(argv)
+    prog = prog or "wn-detect"
+    if args.sysroot is not None and not args.sysroot.is_dir():
+        from wheelnext.core.cli._common import fail
+
+        what = "not a directory" if args.sysroot.exists() else "does not exist"
+        return fail(prog, f"--sysroot {args.sysroot}: {what}")
     context = None
     if args.sysroot or args.explain:
         from wheelnext.core.providers import DetectContext
 
         context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
     if args.explain:
-        return _explain(args, prog or "wn-detect", context)
+        return _explain(args, prog, context)
     supported = None if args.no_cache or context else _cached()
     if supported is None:  # providers that print must not corrupt --json
         from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
@@ -215,11 +307,21 @@ def _main(argv: list[str] | None, prog: str | None) -> int:
                 warn_failures=False,  # the status column says it
             )
     if args.namespace:
+        known = [result.namespace for result in supported.providers]
+        unknown = [ns for ns in dict.fromkeys(args.namespace) if ns not in known]
+        if unknown:
+            from wheelnext.core.cli._common import fail
+
+            return fail(
+                prog,
+                f"--namespace {unknown[0]}: no installed provider answers for it "
+                f"(installed: {', '.join(sorted(known)) or 'none'})",
+            )
         supported = supported.only(args.namespace)
     if args.json:
         sys.stdout.write(json.dumps(supported.to_json(), indent=2) + "\n")
     else:
-        _table(supported)
+        _table(supported, args.all)
     return 0
 
 

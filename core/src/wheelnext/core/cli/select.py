@@ -6,11 +6,14 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wheelnext.core.cli._common import fail
+
+if TYPE_CHECKING:
+    from wheelnext.core.metadata import VariantMetadata
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -69,7 +72,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 supported = detect()
         priorities = load_user_priorities()
         wheels = args.wheel
-        if not wheels:
+        if wheels:
+            _check_one_release(args.variants_json, wheels)
+        else:
             name, version = parse_variants_json_filename(args.variants_json.name)
             base = f"{escape_name(name)}-{version}-py3-none-any"
             labels = sorted(metadata.labels, key=lambda label: label == NULL_LABEL)
@@ -82,9 +87,52 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         json.dump(selection.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _write(sys.stdout, (f"{ranked.wheel}\n" for ranked in selection.ranked))
+        # on a terminal, each variant wheel's properties beside it; a pipe gets filenames
+        about = _about(metadata) if sys.stdout.isatty() else (lambda label: "")
+        lines = (f"{r.wheel}{about(r.wheel.label)}\n" for r in selection.ranked)
+        _write(sys.stdout, lines)
         _write(sys.stderr, (f"rejected {r.wheel}: {r.reason}\n" for r in selection.rejected))
     return 0
+
+
+def _about(metadata: VariantMetadata) -> Callable[[str | None], str]:
+    """``  [LABEL: NS :: F :: V; ...]`` for a wheel's label (nothing for a plain wheel)."""
+
+    def about(label: str | None) -> str:
+        if label is None:
+            return ""
+        props = metadata.properties(label) or frozenset()
+        return f"  [{label}: {'; '.join(sorted(map(str, props))) or 'no properties'}]"
+
+    return about
+
+
+def _check_one_release(variants_json: Path, wheels: list[str]) -> None:
+    """Every ``--wheel`` must be of the release ``variants_json`` is named for or, when its
+    name is not ``{name}-{version}-variants.json``, of the first wheel's release. Filenames
+    that do not parse are left to selection, which rejects them with the reason."""
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from wheelnext.core.errors import InvalidFilenameError
+    from wheelnext.core.filenames import WheelFilename, parse_variants_json_filename
+
+    release: tuple[NormalizedName, Version] | None
+    try:
+        release, source = parse_variants_json_filename(variants_json.name), variants_json.name
+    except InvalidFilenameError:
+        release, source = None, "the first --wheel"
+    for wheel in wheels:
+        try:
+            this = WheelFilename.parse(wheel).release
+        except InvalidFilenameError:
+            continue
+        if release is None:
+            release = this
+        elif this != release:
+            raise InvalidFilenameError(
+                f"--wheel {wheel}: not a wheel of {release[0]} {release[1]} (from {source})"
+            )
 
 
 def _write(stream: TextIO, lines: Iterable[str], batch: int = 2048) -> None:

@@ -11,7 +11,6 @@ lock, every package whose ``marker`` holds (PEP 751).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shutil
 from collections.abc import Mapping
@@ -52,11 +51,6 @@ class Picked:
     env: VariantEnvironment
 
 
-def _make_chosen(**fields: Any) -> Chosen:
-    known = {f.name for f in dataclasses.fields(Chosen)}
-    return Chosen(**{k: v for k, v in fields.items() if k in known})
-
-
 class LockInstaller:
     """Selects, downloads and checks the wheels of one lock for one target."""
 
@@ -76,10 +70,13 @@ class LockInstaller:
 
     # -- which packages -----------------------------------------------------------------
 
-    def check_environment(self) -> None:
-        if self.lock.requires_python and not SpecifierSet(self.lock.requires_python).contains(
+    def _python_fits(self, requires_python: str | None) -> bool:
+        return not requires_python or SpecifierSet(requires_python).contains(
             self.target.python_version, prereleases=True
-        ):
+        )
+
+    def check_environment(self) -> None:
+        if not self._python_fits(self.lock.requires_python):
             raise InstallerError(
                 f"{self.lock.path}: requires-python {self.lock.requires_python} excludes "
                 f"Python {self.target.python_version}"
@@ -105,9 +102,7 @@ class LockInstaller:
     def _applies(self, package: LockedPackage) -> bool:
         if package.marker is not None and not self._holds(package.marker, self.where(package)):
             return False
-        return not package.requires_python or SpecifierSet(package.requires_python).contains(
-            self.target.python_version, prereleases=True
-        )
+        return self._python_fits(package.requires_python)
 
     def plan(self) -> list[Picked]:
         """The packages to install and the wheel chosen for each, in name order."""
@@ -203,11 +198,9 @@ class LockInstaller:
             destination.unlink()
             raise InstallerError(f"{where}: size {size} differs from the lock's {wheel.size}")
         for algorithm, digest in sorted(usable.items()):
-            h = hashlib.new(algorithm)
             with destination.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            if h.hexdigest() != digest:
+                found = hashlib.file_digest(f, algorithm).hexdigest()
+            if found != digest:
                 destination.unlink()
                 raise InstallerError(f"{where}: {algorithm} mismatch with the lock; refusing it")
         named = destination.with_name(wheel.name)
@@ -231,8 +224,8 @@ class LockInstaller:
         if meta.name != picked.package.name or meta.version != picked.package.version:
             raise InstallerError(f"{where}: METADATA says {meta.display_name} {meta.version}")
         for extra in ("", *picked.package.extras):
+            env = {**self.target.markers, "extra": extra}
             for wanted in meta.requires_dist:
-                env = {**self.target.markers, "extra": extra}
                 if wanted.marker is not None and not wanted.marker.evaluate(picked.env, env):
                     continue
                 dep = locked.get(wanted.name)
@@ -250,7 +243,7 @@ class LockInstaller:
         url = picked.wheel.url or path.resolve().as_uri()
         entry = FileEntry(picked.wheel.name, url, dict(picked.wheel.hashes), size=picked.wheel.size)
         index = Index(package.index or self.lock.path, package.index or self.lock_dir.as_uri())
-        return _make_chosen(
+        return Chosen(
             name=package.name,
             version=package.version,
             located=Located(entry, index, LOCK_GROUP),

@@ -4,8 +4,7 @@ values: what ``read`` returns and ``install`` consumes."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from packaging.version import Version
 
@@ -65,4 +64,3 @@ class Lock:
     environments: tuple[str, ...]
     packages: tuple[LockedPackage, ...]
     requested: frozenset[str] | None  # our tool table; None: not written by us
-    extra: dict[str, Any] = field(default_factory=dict)

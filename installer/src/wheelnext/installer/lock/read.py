@@ -64,6 +64,33 @@ class _Reader:
             raise self.fail(where, f"'{key}' must be an array of strings")
         return values
 
+    def name(self, table: dict[str, Any], where: str, what: str) -> str:
+        """The table's required ``name``, canonical; ``what`` names it in the error."""
+        raw = self.get(table, "name", str, where, required=True)
+        try:
+            return canonicalize_name(raw, validate=True)
+        except InvalidName:
+            raise self.fail(where, f"invalid {what} {one_line(raw, 80)!r}") from None
+
+    def version(self, text: str, where: str, what: str) -> Version:
+        """``text`` as a version; ``what`` names it in the error."""
+        try:
+            return Version(text)
+        except InvalidVersion:
+            raise self.fail(where, f"invalid {what} {one_line(text, 40)!r}") from None
+
+    def requires_python(self, table: dict[str, Any], where: str) -> str | None:
+        """The table's optional ``requires-python``, checked as a version specifier."""
+        text: str | None = self.get(table, "requires-python", str, where)
+        if text is not None:
+            try:
+                SpecifierSet(text)
+            except InvalidSpecifier:
+                raise self.fail(
+                    where, f"invalid 'requires-python' {one_line(text, 80)!r}"
+                ) from None
+        return text
+
     def marker(self, text: str | None, where: str, field: str) -> str | None:
         if text is None:
             return None
@@ -80,36 +107,31 @@ class _Reader:
 
 def read_lock(path: Path) -> Lock:
     """Parse and check the lock file at ``path`` (see the module docstring)."""
-    shown = str(path)
-    reader = _Reader(shown)
+    reader = _Reader(str(path))
     try:
         with path.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise InstallerError(f"{shown}: {exc.strerror or exc}") from None
+        raise reader.fail("", str(exc.strerror or exc)) from None
     if len(data) > MAX_BYTES:
-        raise InstallerError(f"{shown}: larger than {MAX_BYTES // (1024 * 1024)} MiB; refusing")
+        raise reader.fail("", f"larger than {MAX_BYTES // (1024 * 1024)} MiB; refusing")
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InstallerError(f"{shown}: not UTF-8 text") from None
+        raise reader.fail("", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InstallerError(f"{shown}: not valid TOML ({one_line(str(exc), 200)})") from None
+        raise reader.fail("", f"not valid TOML ({one_line(str(exc), 200)})") from None
     version = reader.get(doc, "lock-version", str, "", required=True)
     major = version.split(".", 1)[0]
     if major != "1":
-        raise InstallerError(
-            f"{shown}: lock-version {one_line(version, 20)} is not supported (need 1.x)"
-        )
-    requires_python = reader.get(doc, "requires-python", str, "")
-    if requires_python is not None:
-        _specifier(reader, requires_python, "", "requires-python")
+        raise reader.fail("", f"lock-version {one_line(version, 20)} is not supported (need 1.x)")
+    requires_python = reader.requires_python(doc, "")
     environments = reader.strings(doc, "environments", "")
     for text in environments:
         reader.marker(text, "", "environments")
     raw_packages = reader.get(doc, "packages", list, "", required=True)
     if len(raw_packages) > MAX_PACKAGES:
-        raise InstallerError(f"{shown}: more than {MAX_PACKAGES} packages")
+        raise reader.fail("", f"more than {MAX_PACKAGES} packages")
     packages = tuple(_package(reader, item, i) for i, item in enumerate(raw_packages))
     tool = reader.get(doc, "tool", dict, "") or {}
     ours = tool.get(TOOL)
@@ -118,36 +140,21 @@ def read_lock(path: Path) -> Lock:
         requested = frozenset(
             canonicalize_name(n) for n in reader.strings(ours, "requested", f"tool.{TOOL}: ")
         )
-    return Lock(shown, requires_python, tuple(environments), packages, requested)
-
-
-def _specifier(reader: _Reader, text: str, where: str, field: str) -> SpecifierSet:
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        raise reader.fail(where, f"invalid '{field}' {one_line(text, 80)!r}") from None
+    return Lock(reader.path, requires_python, tuple(environments), packages, requested)
 
 
 def _package(reader: _Reader, item: object, number: int) -> LockedPackage:
     where = f"packages[{number}]: "
     if not isinstance(item, dict):
         raise reader.fail(where, "must be a table")
-    raw_name = reader.get(item, "name", str, where, required=True)
-    try:
-        name = canonicalize_name(raw_name, validate=True)
-    except InvalidName:
-        raise reader.fail(where, f"invalid name {one_line(raw_name, 80)!r}") from None
+    name = reader.name(item, where, "name")
     where = f"package {name}: "
-    raw_version = reader.get(item, "version", str, where, required=True)
-    try:
-        version = Version(raw_version)
-    except InvalidVersion:
-        raise reader.fail(where, f"invalid version {one_line(raw_version, 40)!r}") from None
+    version = reader.version(
+        reader.get(item, "version", str, where, required=True), where, "version"
+    )
     where = f"package {name} {version}: "
     marker = reader.marker(reader.get(item, "marker", str, where), where, "packages.marker")
-    requires_python = reader.get(item, "requires-python", str, where)
-    if requires_python is not None:
-        _specifier(reader, requires_python, where, "requires-python")
+    requires_python = reader.requires_python(item, where)
     index = reader.get(item, "index", str, where)
     if index is not None and urlsplit(index).scheme not in ("http", "https"):
         raise reader.fail(where, "'index' must be an http(s) URL")
@@ -177,18 +184,9 @@ def _package(reader: _Reader, item: object, number: int) -> LockedPackage:
 def _dependency(reader: _Reader, item: object, where: str) -> LockedDependency:
     if not isinstance(item, dict):
         raise reader.fail(where, "each dependency must be a table")
-    raw = reader.get(item, "name", str, where, required=True)
-    try:
-        name = canonicalize_name(raw, validate=True)
-    except InvalidName:
-        raise reader.fail(where, f"invalid dependency name {one_line(raw, 80)!r}") from None
+    name = reader.name(item, where, "dependency name")
     text = reader.get(item, "version", str, where)
-    version = None
-    if text is not None:
-        try:
-            version = Version(text)
-        except InvalidVersion:
-            raise reader.fail(where, f"invalid dependency version {one_line(text, 40)!r}") from None
+    version = None if text is None else reader.version(text, where, "dependency version")
     marker = reader.get(item, "marker", str, where)
     if marker is not None:
         try:

@@ -95,6 +95,28 @@ def usable(located: Located, version: Version, target: Target, selected: set[str
     return True
 
 
+def release_wheels(
+    finder: Finder, name: str, version: Version, target: Target, selected: set[str]
+) -> tuple[Sequence[Located], list[Located]]:
+    """The files the indexes list for ``name`` ``version``, and those of them that are
+    wheels ``target`` can install (a yanked one only if ``selected``)."""
+    files = finder.files(name, SpecifierSet(f"=={version}")).files
+    return files, [f for f in files if usable(f, version, target, selected)]
+
+
+def release_variants(
+    finder: Finder, files: Sequence[Located], version: Version, wheels: Sequence[Located]
+) -> VariantMetadata | MetadataError:
+    """The release's variant metadata: its listed ``variants.json`` or the wheels' own."""
+    listed = [
+        f
+        for f in files
+        if is_variants_json_filename(f.file.filename)
+        and parse_variants_json_filename(f.file.filename)[1] == version
+    ]
+    return release_metadata(finder.http, finder.fetch, listed, list(wheels))
+
+
 class LockWriter:
     """Builds the lock document from one or more profile runs on one target."""
 
@@ -148,20 +170,13 @@ class LockWriter:
         run, first = chosen[0]
         version = first.version
         selected = {c.filename for _, c in chosen}
-        files = run.finder.files(name, SpecifierSet(f"=={version}")).files
-        wheels = [f for f in files if usable(f, version, self.target, selected)]
+        files, wheels = release_wheels(run.finder, name, version, self.target, selected)
         if self.mode == "selected":
             wheels = [f for f in wheels if f.file.filename in selected]
         labels = _labels(wheels)
         metadata: VariantMetadata | MetadataError | None = None
         if labels:
-            variants_files = [
-                f
-                for f in files
-                if is_variants_json_filename(f.file.filename)
-                and parse_variants_json_filename(f.file.filename)[1] == version
-            ]
-            metadata = release_metadata(run.finder.http, run.finder.fetch, variants_files, wheels)
+            metadata = release_variants(run.finder, files, version, wheels)
         wheels = [f for f in wheels if self._listable(f, metadata, selected)]
         labels = _labels(wheels)
         package: dict[str, Any] = {
