@@ -154,5 +154,5 @@ def test_wn_install_from_pypiserver(tmp_path: Path, pypiserver: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Installed demo 1.0 [variant v3]" in proc.stdout
+    assert f"Installed demo 1.0 [v3: x86_64 :: level :: v3] from {pypiserver}" in proc.stdout
     assert (target / "demo" / "__init__.py").read_text().endswith("VARIANT = 'v3'\n")

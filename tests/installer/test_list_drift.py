@@ -131,7 +131,10 @@ def test_wn_install_names_drift_and_reinstall_variants_switches(
 
     switched = install(v4, "--reinstall-variants")
     assert switched.returncode == 0, switched.stderr
-    assert "Installed demo 2.0 [variant v4]" in switched.stdout
+    assert (
+        f"Installed demo 2.0 [v4: x86_64 :: level :: v4] from {server.url('pypi')}"
+        in switched.stdout
+    )
     assert "Already installed helper 1.5" in switched.stdout  # only the drifted one
     assert "VARIANT = 'v4'" in module.read_text()
     assert listing(venv, v4, "--drifted").stdout == ""

@@ -129,7 +129,7 @@ def test_lock_for_two_profiles_installs_each_variant(
     fast, slow = make_venv(tmp_path / "fast"), make_venv(tmp_path / "slow")
     done = install(fast, out, v4)
     assert done.returncode == 0, done.stderr
-    assert "Installed demo 2.0 [variant v4]" in done.stdout
+    assert "Installed demo 2.0 [v4: x86_64 :: level :: v4] from " in done.stdout
     assert imported(fast) == ("v4", True)
     done = install(slow, out, v3)
     assert done.returncode == 0, done.stderr
@@ -353,7 +353,7 @@ def test_find_links_files_are_locked_by_relative_path(built: Path, tmp_path: Pat
     venv = make_venv(tmp_path / "venv")
     done = install(venv, out, profile)
     assert done.returncode == 0, done.stderr
-    assert "Installed solo 1.0 [variant v3]" in done.stdout
+    assert "Installed solo 1.0 [v3: x86_64 :: level :: v3] from " in done.stdout
     # a path leaving the lock's directory is refused
     out.write_text(out.read_text().replace('"wheels/solo-1.0-py3-none-any-v3.whl"',
                                            '"../solo-1.0-py3-none-any-v3.whl"'))  # fmt: skip

@@ -93,6 +93,6 @@ def test_cli_groups_pins_and_explicit_indexes(tmp_path: Path, server: Server, bu
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "Would install internal 1.0 from corp",
-        "Would install six 1.0 from index-url",
+        f"Would install six 1.0 from {server.url('pypi')}",
         "Would install torch 2.13.0 from torch",
     ]

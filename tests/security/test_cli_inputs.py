@@ -573,3 +573,167 @@ def test_explaining_an_undeclared_property_is_an_error(prop: str, names: list[st
     assert "Traceback" not in line
     for name in names:
         assert name in line, (name, line)
+
+
+# -- files that are not regular files, and --report ------------------------------------------
+
+
+def _special(root: Path, kind: str) -> Path:
+    """A path of ``kind`` in ``root``: fifo, socket, symlink (to a real file), directory,
+    huge (a sparse 17 MiB file), dev-null, or chardev: a node like /dev/full made here
+    (as root), so a regression replaces only this copy; else /dev/full itself, which a
+    user cannot replace. (/dev/zero is not read: a regression would eat the memory.)"""
+    import socket
+    import stat
+
+    path = root / kind
+    if kind == "dev-null":
+        return Path(os.devnull)
+    if kind == "chardev":
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        except PermissionError:
+            return Path("/dev/full")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(path))
+        listener.close()
+    elif kind == "symlink":
+        (root / "real.json").write_text("{}")
+        path.symlink_to(root / "real.json")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "huge":
+        with path.open("wb") as f:
+            f.truncate(17 * 1024 * 1024)
+    return path
+
+
+def _select(variants: Path, profile: Path) -> list[str]:
+    wheel = ["--wheel", "pkg-1.0-py3-none-any.whl"]
+    return ["select", "--variants-json", str(variants), "--properties", str(profile), *wheel]
+
+
+USER_FILES: dict[str, tuple[Callable[[World, Path], list[str]], str, str, tuple[str, ...]]] = {
+    # name: (argv, prog, kind of file, words)
+    "r-fifo": (lambda w, p: _install(w, "-r", str(p)), "wn install", "fifo", ("-r", "FIFO")),
+    "r-dev-null": (
+        lambda w, p: _install(w, "-r", str(p)),
+        "wn install",
+        "dev-null",
+        ("-r /dev/null", "character device"),
+    ),
+    "r-socket": (lambda w, p: _install(w, "-r", str(p)), "wn install", "socket", ("-r", "socket")),
+    "r-huge": (lambda w, p: _install(w, "-r", str(p)), "wn install", "huge", ("larger than 16",)),
+    "c-fifo": (lambda w, p: _install(w, "pkg", "-c", str(p)), "wn install", "fifo", ("-c", "FIFO")),
+    "c-directory": (
+        lambda w, p: _install(w, "pkg", "-c", str(p)),
+        "wn install",
+        "directory",
+        ("-c", "is a directory"),
+    ),
+    "properties-fifo": (
+        lambda w, p: _install(w, "pkg", "--properties", str(p)),  # the last one counts
+        "wn install",
+        "fifo",
+        ("FIFO",),
+    ),
+    "select-variants-json-fifo": (
+        lambda w, p: _select(p, w.profile),
+        "wn select",
+        "fifo",
+        ("FIFO",),
+    ),
+    "select-properties-dev-null": (
+        lambda w, p: _select(w.variants, p),
+        "wn select",
+        "dev-null",
+        ("/dev/null", "character device"),
+    ),
+    "report-fifo": (
+        lambda w, p: _install(w, "pkg", "--report", str(p)),
+        "wn install",
+        "fifo",
+        ("--report", "FIFO"),
+    ),
+    "report-socket": (
+        lambda w, p: _install(w, "pkg", "--report", str(p)),
+        "wn install",
+        "socket",
+        ("--report", "socket"),
+    ),
+    "report-symlink": (
+        lambda w, p: _install(w, "pkg", "--report", str(p)),
+        "wn install",
+        "symlink",
+        ("--report", "symbolic link"),
+    ),
+    "report-directory": (
+        lambda w, p: _install(w, "pkg", "--report", str(p)),
+        "wn install",
+        "directory",
+        ("--report", "directory"),
+    ),
+    "report-device": (
+        lambda w, p: _install(w, "pkg", "--report", str(p)),
+        "wn install",
+        "chardev",
+        ("--report", "character device"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(USER_FILES))
+def test_named_files_must_be_regular_files(world: World, tmp_path: Path, name: str) -> None:
+    """A FIFO, socket, device, directory or symlink (for ``--report``) is refused in one
+    line, without blocking or reading it; the path is left exactly as it was (a device
+    keeps its node: ``--report /dev/full`` once renamed a file over it as root)."""
+    argv, prog, kind, words = USER_FILES[name]
+    path = _special(tmp_path, kind)
+    before_world, before_here = snapshot(world.root), snapshot(tmp_path)
+    before_node = os.lstat(path)
+    proc = run_wn(*argv(world, path), timeout=30)  # a FIFO read would hang: the timeout fails
+    assert_one_error(proc, prog, *words)
+    assert proc.returncode == 1
+    assert snapshot(world.root) == before_world
+    assert snapshot(tmp_path) == before_here
+    after_node = os.lstat(path)
+    assert (after_node.st_mode, after_node.st_ino, after_node.st_rdev) == (
+        before_node.st_mode,
+        before_node.st_ino,
+        before_node.st_rdev,
+    )
+
+
+def test_report_dash_writes_the_report_to_stdout(world: World, tmp_path: Path) -> None:
+    """pip's convention: ``--report -`` is stdout, which then holds only the JSON (the
+    lines for people go to stderr); no file named ``-`` appears."""
+    target = tmp_path / "target"
+    argv = [str(BIN / "wn"), *_install(world, "pkg", "--report", "-")]
+    argv.remove("--dry-run")
+    proc = subprocess.run(
+        [*argv, "--target", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "WHEELNEXT_CONFIG": os.devnull, "NO_COLOR": "1"},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [item["metadata"]["name"] for item in report["install"]] == ["pkg"]
+    assert "Installed pkg 1.0" in proc.stderr
+    assert not (tmp_path / "-").exists()
+    assert (target / "pkg" / "__init__.py").is_file()
+
+
+def test_report_replaces_a_regular_file(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    out.write_text("old")
+    proc = run_wn(*_install(world, "pkg", "--report", str(out)))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["version"] == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import snapshot
+from tests.helpers import BIN, snapshot
+from tests.installer.envs import write_profile
 from tests.installer.index import Server
 from tests.installer.wheels import build_wheel
 from tests.security.test_cli_inputs import assert_one_error, run_wn
@@ -157,7 +159,10 @@ def test_the_report_marks_the_direct_wheel(
         ("pkg @ {base}/direct/", "only wheel URLs are supported"),
         ("pkg @ ftp://example.org/pkg-1.0-py3-none-any.whl", "only http, https and file"),
         ("pkg @ {base}/direct/pkg-1.0-py3-none-any-%2F..%2Fx.whl", "not a wheel filename"),
-        ("pkg @ {base}/direct/pkg-1.0-py3-none-win_arm64.whl", "does not fit"),
+        (
+            "pkg @ {base}/direct/pkg-1.0-py3-none-win_arm64.whl",
+            "its tags py3-none-win_arm64 do not fit this Python (best tag here: ",
+        ),
         ("pkg @ file://elsewhere/share/pkg-1.0-py3-none-any.whl", "local path"),
         ("pkg @ file:///no/such/dir/pkg-1.0-py3-none-any.whl", "no such file"),
         ("pkg @ {base}/direct/missing/pkg-1.0-py3-none-any.whl", "HTTP 404"),
@@ -222,3 +227,99 @@ def test_a_conflict_with_the_named_wheel_is_one_line(
         "not satisfied by the wheel you named",
         url,
     )
+
+
+def _install_in(
+    cwd: Path, server: Server, venv: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``wn install ARGS`` run from ``cwd`` (relative wheel paths are read from there)."""
+    python = str(venv / "bin" / "python")
+    command = ["install", *args, "--index-url", server.url("pypi"), "--python", python]
+    env = {**os.environ, "WHEELNEXT_CONFIG": os.devnull, "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(BIN / "wn"), *command, "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_path_to_a_wheel_installs_it_as_pip_users_write_it(
+    world: Server, built: Path, venv: Path, tmp_path: Path
+) -> None:
+    """``wn install ./dist/pkg-1.0-py3-none-any.whl``: the name comes from the filename,
+    the file wins over the index's pkg 2.0, its dependencies resolve from the index."""
+    dist = tmp_path / "dist"
+    wheel = build_wheel(dist, "pkg", "1.0", requires=["helper>=1"])
+    proc = _install_in(tmp_path, world, venv, f"./dist/{wheel.name}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "Installed helper 1.0 from " + world.url("pypi"),
+        f"Installed pkg 1.0 from {wheel.as_uri()}",
+    ]
+    assert _imported(venv, "pkg") == "1.0"
+    assert _imported(venv, "helper") == "1.0"
+    assert "/pypi/simple/pkg/" not in world.requests
+
+
+def test_a_wheel_path_in_a_requirements_file_is_relative_to_that_file(
+    world: Server, built: Path, venv: Path, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path / "project" / "wheels", "pkg", "1.0")
+    requirements = tmp_path / "project" / "requirements.txt"
+    requirements.write_text(f"wheels/{wheel.name}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _install_in(elsewhere, world, venv, "-r", str(requirements))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"Installed pkg 1.0 from {wheel.as_uri()}"]
+    assert _imported(venv, "pkg") == "1.0"
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("pkg @ ./dist/pkg-1.0-py3-none-any.whl", "use a path without 'name @', or a file: URL"),
+        ("./dist/missing-1.0-py3-none-any.whl", "no such file"),
+        ("./dist/pkg-1.0.whl", "invalid wheel filename"),
+        # the filename says pkg, the archive is ``other``: checked like any direct reference
+        ("./dist/pkg-1.1-py3-none-any.whl", "pkg-1.1-py3-none-any.whl"),
+    ],
+)
+def test_a_wheel_path_that_cannot_be_used_is_refused(  # noqa: PLR0917
+    world: Server, built: Path, venv: Path, tmp_path: Path, written: str, says: str
+) -> None:
+    dist = tmp_path / "dist"
+    build_wheel(dist, "pkg", "1.0")
+    shutil.copyfile(build_wheel(built / "o", "other", "1.1"), dist / "pkg-1.1-py3-none-any.whl")
+    shutil.copyfile(dist / "pkg-1.0-py3-none-any.whl", dist / "pkg-1.0.whl")
+    before = snapshot(venv), snapshot(tmp_path)
+    proc = _install_in(tmp_path, world, venv, written)
+    assert_one_error(proc, "wn install", says)
+    assert (snapshot(venv), snapshot(tmp_path)) == before
+
+
+def test_a_named_variant_this_machine_cannot_run_says_why(
+    world: Server, built: Path, venv: Path, tmp_path: Path
+) -> None:
+    """A v4 wheel named on a v3 machine: the refusal names the variant and its hardware,
+    and how to select for another machine; nothing is installed."""
+    v4 = {"x86_64": {"level": ["v4"]}}
+    url = _publish(world, build_wheel(built, "pkg", "1.0", label="v4", properties=v4))
+    profile = write_profile(tmp_path, ["v3", "v2", "v1"])
+    _refused(
+        world,
+        venv,
+        [f"pkg @ {url}", "--properties", str(profile)],
+        f"pkg @ {url}: variant v4 (x86_64 :: level :: v4) is not supported on this machine "
+        "(wn-detect; --properties FILE selects for another)",
+    )
+    # the same wheel for a v4 profile installs
+    proc = _install(
+        world, venv, f"pkg @ {url}", "--properties", str(write_profile(tmp_path, ["v4"]))
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(venv, "pkg") == "1.0"

@@ -10,8 +10,11 @@ are byte-identical (paths, bytes, modes) afterwards.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,9 +22,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PEP825, snapshot
-from tests.installer.envs import install_from, wn, write_profile
+from tests.installer.envs import client, install_from, make_venv, site, wn, write_profile
 from tests.installer.index import Server
 from tests.installer.wheels import build_wheel, variants_json
+from wheelnext.installer.drift import RECORD as VARIANT_RECORD
+from wheelnext.installer.target import probe
 from wheelnext.installer.wheeledit import record_hash
 
 INFO = "bad-1.0.dist-info"
@@ -31,6 +36,9 @@ WHEEL = b"Wheel-Version: 1.0\nGenerator: hostile\nRoot-Is-Purelib: true\nTag: py
 SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 V1 = {"x86_64": {"level": ["v1"]}}
 V4 = {"x86_64": {"level": ["v4"]}}
+XY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# the base interpreter's headers: what a venv's sysconfig "include" points at
+BASE_INCLUDE = Path(sysconfig.get_paths(vars={"base": sys.base_prefix})["include"])
 
 
 def archive(
@@ -104,6 +112,23 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ships-INSTALLER": (
         bad((f"{INFO}/INSTALLER", b"pip\n")),
         f"the INSTALLER file the installer writes and member '{INFO}/INSTALLER'",
+    ),
+    "ships-variant-record": (
+        bad((f"{INFO}/{VARIANT_RECORD}", b"{}")),
+        f"ships '{INFO}/{VARIANT_RECORD}', a file only the installer writes",
+    ),
+    "ships-variant-record-other-case": (
+        bad((f"{INFO}/{VARIANT_RECORD.lower()}", b"{}")),
+        f"ships '{INFO}/{VARIANT_RECORD.lower()}', a file only the installer writes",
+    ),
+    "data-dir-case-differs": (
+        bad(("bad-1.0.DATA/scripts/x", b"#!/bin/sh\n")),
+        "member 'bad-1.0.DATA/scripts/x' is in 'bad-1.0.DATA', which differs from the "
+        f"wheel's data directory {DATA} only in case",
+    ),
+    "data-dir-of-another-wheel-case": (
+        bad(("other-1.0.Data/purelib/x.py", b"x")),
+        f"is in 'other-1.0.Data', but the wheel's data directory is {DATA}",
     ),
     "two-dist-info": (
         bad(("other-1.0.dist-info/METADATA", b"Name: other\n")),
@@ -196,10 +221,11 @@ def test_hostile_wheel_is_refused_and_nothing_changes(
     make(wheels)
     build_wheel(wheels, "fine", "1.0")  # a good wheel in the same transaction stays out too
     profile = write_profile(tmp_path, ["v1"])
-    before = snapshot(tmp_path)
+    before, outside = snapshot(tmp_path), snapshot(BASE_INCLUDE)
     proc = install_from(venv, wheels, "fine", "bad", "--properties", str(profile))
     refused(proc, "bad-1.0-py3-none-any.whl", message)
     assert snapshot(tmp_path) == before
+    assert snapshot(BASE_INCLUDE) == outside
 
 
 def test_the_good_wheels_install(tmp_path: Path, venv: Path) -> None:
@@ -324,4 +350,154 @@ def test_an_honest_variant_wheel_installs(tmp_path: Path, server: Server, venv: 
         str(write_profile(tmp_path, ["v1"])),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Installed vpkg 1.0 [variant x86v1]" in proc.stdout
+    assert proc.stdout.splitlines() == [
+        f"Installed vpkg 1.0 [x86v1: x86_64 :: level :: v1] from {server.url('pypi')}"
+    ]
+
+
+# -- headers: inside the environment, where pip puts them -------------------------------
+
+
+def _demo(directory: Path, version: str) -> Path:
+    """``demo-VERSION`` with a header, a script and a data file in its ``.data``."""
+    info, data = f"demo-{version}.dist-info", f"demo-{version}.data"
+    return archive(
+        directory,
+        f"demo-{version}-py3-none-any.whl",
+        [
+            ("demo/__init__.py", f"VERSION = {version!r}\n".encode()),
+            (f"{data}/headers/x.h", f"int x_{version[0]};\n".encode()),
+            (f"{data}/scripts/demo-tool", b"#!python\nprint('hi')\n"),
+            (f"{data}/data/share/demo/x.txt", b"x"),
+            (
+                f"{info}/METADATA",
+                f"Metadata-Version: 2.4\nName: demo\nVersion: {version}\n".encode(),
+            ),
+            (f"{info}/WHEEL", WHEEL),
+        ],
+    )
+
+
+def _record(env: Path, version: str) -> dict[str, str]:
+    """The installed RECORD of demo, path -> hash, less the rows only one installer writes."""
+    text = (site(env) / f"demo-{version}.dist-info" / "RECORD").read_text()
+    rows = (line.split(",") for line in text.splitlines())
+    own = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json", VARIANT_RECORD)
+    return {row[0]: row[1] for row in rows if row[0].rpartition("/")[2] not in own}
+
+
+def test_headers_go_inside_the_venv_where_pip_puts_them(tmp_path: Path, venv: Path) -> None:
+    """``.data/headers`` lands in ``{venv}/include/site/pythonX.Y/demo``, with the RECORD
+    pip writes for the same wheel; an upgrade follows that RECORD; the base interpreter's
+    include directory is never touched."""
+    wheels = tmp_path / "wheels"
+    _demo(wheels, "1.0")
+    by_pip = make_venv(tmp_path / "by-pip")
+    outside, offered = snapshot(BASE_INCLUDE), snapshot(wheels)
+    proc = install_from(venv, wheels, "demo")
+    assert proc.returncode == 0, proc.stderr
+    pip = client("pip", by_pip, "install", "--no-index", "--find-links", str(wheels), "demo")
+    assert pip.returncode == 0, pip.stderr
+    header = f"../../../include/site/{XY}/demo/x.h"
+    for env in (venv, by_pip):
+        assert (env / "include" / "site" / XY / "demo" / "x.h").read_bytes() == b"int x_1;\n"
+        assert (env / "share" / "demo" / "x.txt").read_bytes() == b"x"
+        assert header in _record(env, "1.0")
+    ours, pips = _record(venv, "1.0"), _record(by_pip, "1.0")
+    pips = {k: v for k, v in pips.items() if "__pycache__" not in k}
+    assert sorted(ours) == sorted(pips)
+    assert {k: v for k, v in ours.items() if k != "../../../bin/demo-tool"} == {
+        k: v for k, v in pips.items() if k != "../../../bin/demo-tool"
+    }  # the script's shebang names each venv's own python
+    _demo(wheels, "2.0")
+    proc = install_from(venv, wheels, "demo==2.0")
+    assert proc.returncode == 0, proc.stderr
+    assert (venv / "include" / "site" / XY / "demo" / "x.h").read_bytes() == b"int x_2;\n"
+    assert header in _record(venv, "2.0")
+    assert snapshot(BASE_INCLUDE) == outside
+    assert offered.items() <= snapshot(wheels).items()  # the offered wheels: unchanged
+
+
+def test_headers_of_a_target_install_stay_in_the_target(tmp_path: Path) -> None:
+    wheels, target = tmp_path / "wheels", tmp_path / "target"
+    _demo(wheels, "1.0")
+    outside = snapshot(BASE_INCLUDE)
+    proc = wn("install", "demo", "--no-index", "--find-links", str(wheels), "--target", str(target))
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "include" / "demo" / "x.h").read_bytes() == b"int x_1;\n"
+    record = (target / "demo-1.0.dist-info" / "RECORD").read_text()
+    assert "\ninclude/demo/x.h," in record
+    assert snapshot(BASE_INCLUDE) == outside
+
+
+def test_a_venv_whose_include_leads_outside_is_refused(tmp_path: Path, venv: Path) -> None:
+    """A link out of the venv on a scheme path (old virtualenvs linked ``include`` to the
+    base interpreter's): exit 1, one line, nothing written anywhere."""
+    wheels, elsewhere = tmp_path / "wheels", tmp_path / "elsewhere"
+    _demo(wheels, "1.0")
+    elsewhere.mkdir()
+    shutil.rmtree(venv / "include")
+    (venv / "include").symlink_to(elsewhere)
+    before = snapshot(tmp_path)
+    proc = install_from(venv, wheels, "demo")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert lines[0].startswith(f"wn install: error: --python {venv}/bin/python: its headers "), (
+        lines
+    )
+    assert "is outside the environment" in lines[0], lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_a_record_line_into_the_base_interpreter_is_not_followed(
+    tmp_path: Path, venv: Path
+) -> None:
+    """A RECORD naming the base interpreter's include directory (what wn once wrote for
+    headers) refuses the upgrade: the base is outside the environment."""
+    wheels = tmp_path / "wheels"
+    _demo(wheels, "1.0")
+    assert install_from(venv, wheels, "demo").returncode == 0
+    absent = os.path.relpath(BASE_INCLUDE / "wn-test-absent.h", site(venv))
+    with (site(venv) / "demo-1.0.dist-info" / "RECORD").open("a") as record:
+        record.write(f"{absent},,\n")
+    _demo(wheels, "2.0")
+    before, outside = snapshot(tmp_path), snapshot(BASE_INCLUDE)
+    proc = install_from(venv, wheels, "demo==2.0")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"wn install: error: demo 1.0: its RECORD names {absent!r}, outside the environment; "
+        "refusing to remove it"
+    ]
+    assert snapshot(tmp_path) == before
+    assert snapshot(BASE_INCLUDE) == outside
+
+
+_PIP_SCHEME = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]);"
+    "from pip._internal.locations import get_scheme; s = get_scheme('demo');"
+    "keys = ('purelib', 'platlib', 'headers', 'scripts', 'data');"
+    "print(json.dumps({k: getattr(s, k) for k in keys}))"
+)
+
+
+@pytest.mark.parametrize("which", ["base-interpreter", "venv"])
+def test_the_scheme_is_pips(tmp_path: Path, which: str) -> None:
+    """For a base interpreter (no venv: its own prefix is the environment) and for a venv,
+    the scheme a project installs with is the one pip computes for it."""
+    import pip
+
+    if which == "venv":
+        python = make_venv(tmp_path / "venv") / "bin" / "python"
+    else:
+        python = Path(sys.base_prefix, "bin", XY)
+    pips = subprocess.run(
+        [str(python), "-I", "-c", _PIP_SCHEME, str(Path(pip.__file__).parents[1])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    target = probe(str(python))
+    assert target.scheme_for("demo", "demo-1.0-py3-none-any.whl") == json.loads(pips.stdout)
+    assert target.prefix == (str(tmp_path / "venv") if which == "venv" else sys.base_prefix)

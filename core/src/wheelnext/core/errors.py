@@ -6,12 +6,21 @@ import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 MAX_LINE = 500
+# the user-info part of any URL in a text: "scheme://user:secret@" (up to the host)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: ``https://***@host/``.
+    Every message that may carry a URL (errors, warnings) goes through this."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def one_line(text: str, limit: int = MAX_LINE) -> str:
     """``text`` from outside (a provider, a server, an archive) made safe to print: control
-    and bidi characters become spaces, whitespace collapses, and it is cut at ``limit``."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    and bidi characters become spaces, whitespace collapses, URL credentials are masked
+    (``redact_urls``), and it is cut at ``limit``."""
+    flat = redact_urls(" ".join(_CONTROL.sub(" ", text).split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -237,11 +237,13 @@ def collector_paused() -> Iterator[None]:
 
 def load_metadata(path: str | Path) -> VariantMetadata:
     """Read and validate a ``variant.json`` or ``*-variants.json`` file."""
+    from wheelnext.core.files import UserFileError, read_user_file
+
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+        data = read_user_file(path, "", safejson.MAX_BYTES)
+    except UserFileError as exc:
+        raise MetadataError(f"cannot read: {exc.problem}", str(path)) from None
     return parse_metadata(data, source=str(path))
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wheelnext.core.errors import ConfigError, WheelnextError
+from wheelnext.core.files import read_user_text
 from wheelnext.core.properties import VariantFeature, VariantProperty, validate_namespace
 
 CONFIG_ENV = "WHEELNEXT_CONFIG"
@@ -91,8 +92,8 @@ def load_user_priorities(
     for path in paths:
         if path.is_file():
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                data = tomllib.loads(read_user_text(path, ""))
+            except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
             except RecursionError:
                 raise ConfigError(f"{path}: nested too deeply") from None

@@ -127,11 +127,14 @@ class SupportedProperties:
     @classmethod
     def load(cls, path: str | Path) -> SupportedProperties:
         """Read a profile file written by ``wn-detect --json``."""
+        from wheelnext.core.files import UserFileError, read_user_file
+
         path = Path(path)
         try:
-            data = safejson.loads(path.read_bytes(), str(path))
-        except OSError as exc:
-            raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+            raw = read_user_file(path, "", safejson.MAX_BYTES)
+        except UserFileError as exc:
+            raise MetadataError(f"cannot read: {exc.problem}", str(path)) from None
+        data = safejson.loads(raw, str(path))
         return cls.from_json(data, source=str(path))
 
 

@@ -50,6 +50,8 @@ RECORD_HASHES = frozenset(
     {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
 )
 SCRIPT_SECTIONS = ("console_scripts", "gui_scripts")
+# the dist-info file wn itself writes at install (drift.RECORD): a wheel may not ship it
+VARIANT_RECORD = "WHEELNEXT_VARIANT.json"
 # installer.utils._ENTRYPOINT_REGEX: the values the installer library can turn into scripts
 _ENTRY_POINT = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attrs>[\w.]+))\s*(?P<extras>\[.*\])?\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -544,11 +546,22 @@ def _check_layout(
     for script in scripts:
         installs.append(("scripts", script))
         what.append(f"entry point {_shown(script)}")
+    own = f"{dist_info}/{VARIANT_RECORD}".casefold()
     for info in infos:
         name = info.filename
         parts = name.split("/")
+        if name.rstrip("/").casefold() == own:  # any case: macOS file systems ignore it
+            raise InstallerError(
+                f"{path.name}: ships {_shown(name)}, a file only the installer writes "
+                "(the variant it chose); a wheel may not contain it"
+            )
         if info.is_dir() or name == f"{dist_info}/RECORD" or "__pycache__" in parts[:-1]:
             continue  # the library skips these (a __pycache__ file with a warning)
+        if parts[0] != data_dir and parts[0].casefold() == data_dir.casefold():
+            raise InstallerError(
+                f"{path.name}: member {_shown(name)} is in {_shown(parts[0])}, which differs "
+                f"from the wheel's data directory {data_dir} only in case"
+            )
         if parts[0] == data_dir:
             if len(parts) < 3 or parts[1] not in DATA_SCHEMES:
                 raise InstallerError(
@@ -556,7 +569,7 @@ def _check_layout(
                     f"{data_dir}/{{{','.join(DATA_SCHEMES)}}}/"
                 )
             installs.append((parts[1], "/".join(parts[2:])))
-        elif parts[0].endswith(".data") and len(parts) > 1:
+        elif parts[0].casefold().endswith(".data") and len(parts) > 1:
             raise InstallerError(
                 f"{path.name}: member {_shown(name)} is in {_shown(parts[0])}, but the "
                 f"wheel's data directory is {data_dir}"

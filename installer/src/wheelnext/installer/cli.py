@@ -13,7 +13,6 @@ from wheelnext.installer.cli_common import (
     add_requirement_options,
     check_dir,
     check_index_url,
-    check_output_file,
     default_indexes,
     index_config,
     machine_selector,
@@ -47,7 +46,10 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="resolve and report, install nothing")
     p.add_argument(
-        "--report", metavar="FILE", help="write pip's installation report, with variants"
+        "--report",
+        metavar="FILE",
+        help="write pip's installation report, with variants ('-': to stdout; the other "
+        "output then goes to stderr)",
     )
     p.add_argument(
         "--properties",
@@ -81,8 +83,10 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
+    from wheelnext.installer.report import report_to_stdout
 
-    return run_command(parser.prog, args.verbose, lambda: _run(args, parser, parser.prog))
+    with report_to_stdout(args.report):  # --report -: stdout holds only the report
+        return run_command(parser.prog, args.verbose, lambda: _run(args, parser, parser.prog))
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
@@ -95,7 +99,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         read_constraints,
     )
     from wheelnext.installer.lock.model import is_lock_name
-    from wheelnext.installer.report import build_report, write_report
+    from wheelnext.installer.report import build_report, check_report_path, write_report
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import install_all
@@ -103,7 +107,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     if any(is_lock_name(Path(p).name) for p in args.requirement):  # PEP 751: no resolving
         from wheelnext.installer.cli_lock import install_from_lock
 
-        return install_from_lock(args, prog)
+        return install_from_lock(args, parser, prog)
     roots = read_roots(args, parser)
     # every URL and path the user named is checked before anything is read or written
     for option, urls in (
@@ -113,7 +117,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         for url in filter(None, urls):
             check_index_url(url, option)
     if args.report:
-        check_output_file(Path(args.report), "--report")
+        check_report_path(args.report)
     if args.target is not None:
         check_dir(args.target, "--target")
     if args.cache_dir is not None and not args.no_cache:
@@ -128,6 +132,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         tempfile.TemporaryDirectory(prefix="wheelnext-") as work,
     ):
         finder = DirectFinder(indexes, selector, target, http, Path(work), direct=direct)
+        if not (args.force_reinstall or args.reinstall_variants):  # variant drift: keep
+            from wheelnext.installer.transaction import installed
+
+            finder.keep_installed(installed(target))  # and resolve its own dependencies
         provider = OptionsProvider(
             finder,
             target.markers,
@@ -146,11 +154,14 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                 print(f"{prog}: {line}", file=sys.stderr)
         if args.report:
             write_report(args.report, build_report(resolution, metadata, target))
-        if args.dry_run:
-            for chosen in plan:
-                print(f"Would install {_describe(chosen)}")
+        wheels = _download(finder, plan, quiet=args.quiet or args.dry_run)
+        if args.dry_run:  # every check the real run makes, then its decision, said
+            from wheelnext.installer.install_options import decide, dry_run
+            from wheelnext.installer.transaction import check_plan
+
+            check_plan(plan, wheels, target)
+            dry_run(plan, target, decide(args, plan, target, prog), _describe)
             return 0
-        wheels = _download(finder, plan, quiet=args.quiet)
         with locked(target, args.lock_timeout, prog):
             force = prepare_install(args, finder, plan, target, prog)  # variant drift
             outcome = install_all(
@@ -180,6 +191,8 @@ def _applies(wanted: Wanted, markers: dict[str, str]) -> bool:
 
 
 def _describe(chosen: Chosen) -> str:
+    """``NAME VERSION [LABEL: PROPERTIES] from SOURCE``: the hardware the variant is for,
+    and the source by its URL or path (or the name the user gave it with ``--index``)."""
     from wheelnext.installer.direct import DIRECT, display
 
     where = (
@@ -187,19 +200,27 @@ def _describe(chosen: Chosen) -> str:
         if chosen.located.group == DIRECT
         else chosen.located.index.name
     )
-    return f"{chosen.name} {chosen.version}{variant_suffix(chosen.wheel.label)} from {where}"
+    label = chosen.wheel.label
+    meta = chosen.variant_metadata
+    properties = meta.properties(label) if meta is not None and label is not None else None
+    return f"{chosen.name} {chosen.version}{variant_suffix(label, properties)} from {where}"
 
 
 def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:
-    """Every wheel of the plan, verified, with a progress bar (rich) unless quiet."""
+    """Every wheel of the plan, verified, with a progress bar (rich) on stderr when it is a
+    terminal and not quiet: on a pipe rich's transient bar would leave a blank line, and
+    stdout carries only the result lines."""
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+    console = Console(stderr=True)
     wheels: dict[str, Path] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
-        disable=quiet,
+        console=console,
+        disable=quiet or not console.is_terminal,
         transient=True,
     ) as progress:
         for chosen in plan:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from wheelnext.core.cli._common import fail
 
 if TYPE_CHECKING:
+    from wheelnext.core.properties import VariantProperty
     from wheelnext.core.selector import Selector
     from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.http import HttpClient
@@ -35,6 +36,7 @@ def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
+    handler.addFilter(_redacted)  # no URL's password reaches the terminal
     log = logging.getLogger("wheelnext.installer")
     log.addHandler(handler)
     log.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -49,6 +51,14 @@ def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
             return 143 if terminated else 130
         finally:
             log.removeHandler(handler)
+
+
+def _redacted(record: logging.LogRecord) -> bool:
+    """A logging filter: the record's message with URL credentials masked."""
+    from wheelnext.core.errors import redact_urls
+
+    record.msg, record.args = redact_urls(record.getMessage()), None
+    return True
 
 
 MAX_SECONDS = 24 * 3600.0
@@ -204,8 +214,9 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
 def index_config(
     args: argparse.Namespace, parser: argparse.ArgumentParser, default: list[tuple[str, str]]
 ) -> IndexConfig:
-    """Groups in the order given, then ``default`` (name, URL) indexes and ``--find-links``
-    merged as one last group, as pip merges its indexes."""
+    """Groups in the order given, then ``default`` (option, URL) indexes and ``--find-links``
+    merged as one last group, as pip merges its indexes. The user's ``--index NAME`` and
+    ``--index-group NAME`` keep their names; the rest are named by URL or path."""
     from packaging.utils import canonicalize_name
 
     from wheelnext.installer.errors import InstallerError
@@ -231,12 +242,10 @@ def index_config(
             for i, url in enumerate(urls)
         )
         groups.append(IndexGroup(name, members))
-    last = [Index(name, url) for name, url in default]
-    last += [
-        Index(f"find-links-{i + 1}", str(Path(d).resolve())) for i, d in enumerate(args.find_links)
-    ]
-    if last:
-        groups.append(IndexGroup("default", tuple(last)))
+    last = [Index(source_name(url), url) for _, url in default]
+    last += [Index(str(Path(d).resolve()), str(Path(d).resolve())) for d in args.find_links]
+    if last:  # pip-style sources are named by their URL or path, not by internal names
+        groups.append(IndexGroup(", ".join(dict.fromkeys(i.name for i in last)), tuple(last)))
     pins: dict[str, str] = {}
     for pin in args.pin:
         package, sep, index = pin.partition("=")
@@ -267,24 +276,44 @@ def add_requirement_options(p: argparse.ArgumentParser) -> None:
 
 def read_roots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Wanted]:
     """The requirements given as ``REQ`` and in ``-r`` files; none is a usage error."""
+    from wheelnext.installer.errors import InstallerError
     from wheelnext.installer.requirements import Wanted, read_requirements_file
 
     roots = [Wanted.parse(text, "command line") for text in args.requirements]
     for path in args.requirement:
-        roots += read_requirements_file(path)
+        try:
+            roots += read_requirements_file(path)
+        except InstallerError:
+            from wheelnext.installer.lock.model import is_lock_name, looks_like_lock
+
+            if is_lock_name(Path(path).name):  # e.g. wn lock -r pylock.toml
+                raise InstallerError(f"{path}: a lock file, not a requirements file") from None
+            if looks_like_lock(path):  # a lock file under another name
+                raise InstallerError(
+                    f"{path}: looks like a lock file; name it pylock.toml or "
+                    "pylock.NAME.toml (PEP 751)"
+                ) from None
+            raise
     if not roots:
         parser.error("give at least one requirement (REQ or -r FILE)")
     return roots
 
 
 def default_indexes(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """The pip-style (name, URL) indexes: ``--index-url`` (PyPI unless ``--no-index`` or
+    """The pip-style (option, URL) indexes: ``--index-url`` (PyPI unless ``--no-index`` or
     named indexes are given), then each ``--extra-index-url``."""
     default: list[tuple[str, str]] = []
     if not args.no_index and (args.index_url or not args.sources):
         default.append(("index-url", args.index_url or PYPI))
-    default += [(f"extra-index-url-{i + 1}", u) for i, u in enumerate(args.extra_index_url)]
+    default += [("extra-index-url", u) for u in args.extra_index_url]
     return default
+
+
+def source_name(url: str) -> str:
+    """How output names an index the user did not name: its URL, credentials hidden."""
+    from wheelnext.installer.direct import display
+
+    return display(url)
 
 
 def supported_properties(path: Path | None) -> SupportedProperties:
@@ -332,6 +361,14 @@ def open_indexes(
         http.close()
 
 
-def variant_suffix(label: str | None) -> str:
-    """`` [variant LABEL]`` for a variant wheel, nothing for a plain one."""
-    return f" [variant {label}]" if label else ""
+def variant_suffix(label: str | None, properties: frozenset[VariantProperty] | None = None) -> str:
+    """`` [LABEL: NS :: F :: V; ...]`` for a variant wheel (the hardware, not only a label
+    that may be a hash), `` [variant LABEL]`` when its properties are not known, nothing
+    for a plain wheel."""
+    if not label:
+        return ""
+    if properties is None:
+        return f" [variant {label}]"
+    from wheelnext.installer.variant_wheels import label_text
+
+    return f" [{label_text(label, properties)}]"

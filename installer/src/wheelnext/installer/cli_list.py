@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import machine_selector, run_command
+from wheelnext.installer.cli_common import check_dir, machine_selector, run_command
+from wheelnext.installer.envlock import lock_timeout
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -29,6 +30,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--drifted", action="store_true", help="only distributions whose variant drifted"
     )
+    p.add_argument(
+        "--lock-timeout",
+        type=lock_timeout,
+        metavar="SECONDS",
+        help="wait at most this long for another wn on the same environment (default: forever)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -36,18 +43,23 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    return run_command(parser.prog, args.verbose, lambda: _run(args))
+    return run_command(parser.prog, args.verbose, lambda: _run(args, parser.prog))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, prog: str) -> int:
     from wheelnext.core.errors import one_line
     from wheelnext.installer.drift import inspect_all
+    from wheelnext.installer.envlock import reading
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import installed
 
+    if args.target is not None:
+        check_dir(args.target, "--target", create=False)
     target = probe(args.python, args.target)
     selector = machine_selector(args.properties, target)
-    rows = inspect_all(installed(target).values(), selector)
+    # an interrupted install is repaired first, and nothing changes while we read
+    with reading(target, args.lock_timeout, prog):
+        rows = inspect_all(installed(target).values(), selector)
     if args.drifted:
         rows = [r for r in rows if r.drifted]
     if args.json:
@@ -57,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
                 "version": r.version,
                 "variant": r.label,
                 "properties": list(r.properties),
-                "best-here": r.best if r.known else None,
+                "best-here": r.best or None,  # null: the non-variant wheel, or unknown
                 "drifted": r.drifted,
             }
             for r in rows

@@ -7,18 +7,26 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from wheelnext.core.errors import one_line
 from wheelnext.installer.cli_common import (
     add_requirement_options,
+    check_dir,
     default_indexes,
     index_config,
     machine_selector,
     open_indexes,
     read_roots,
     run_command,
+    seconds,
     supported_properties,
     variant_suffix,
 )
+from wheelnext.installer.lock.model import is_lock_name
+
+if TYPE_CHECKING:
+    from wheelnext.installer.finder import Chosen
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
@@ -59,7 +67,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="pylock.toml", metavar="FILE", help="'-' for stdout")
     p.add_argument("--cache-dir", type=Path, metavar="DIR")
     p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS")
+    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -75,7 +83,6 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelnext.core.priorities import load_user_priorities
     from wheelnext.core.selector import Selector
     from wheelnext.installer.errors import InstallerError
-    from wheelnext.installer.lock.model import is_lock_name
     from wheelnext.installer.lock.resolve import resolve_profiles
     from wheelnext.installer.lock.write import LockWriter, dumps
     from wheelnext.installer.target import probe
@@ -89,6 +96,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             )
         if output.is_dir() or not output.parent.is_dir():
             raise InstallerError(f"-o {args.output}: cannot write a file there")
+    if args.cache_dir is not None and not args.no_cache:
+        check_dir(args.cache_dir, "--cache-dir")
     config = index_config(args, parser, default_indexes(args))
     target = probe(args.python)
     priorities = load_user_priorities()
@@ -112,49 +121,123 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
         lock_dir = output.parent if output is not None else Path.cwd()
         writer = LockWriter(runs, target, args.mode, lock_dir)
-        text = dumps(writer.document([w.requirement.name for w in roots]))
+        doc = writer.document([w.requirement.name for w in roots])
+        text = dumps(doc)
     if output is None:
         sys.stdout.write(text)
     else:
         atomic_write(output, text.encode("utf-8"))
+    print(summary(doc, len(profiles), args.output), file=sys.stdout if output else sys.stderr)
     return 0
 
 
-def install_from_lock(args: argparse.Namespace, prog: str) -> int:
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary(doc: dict[str, Any], profiles: int, output: str) -> str:
+    """``Locked N packages (M wheels) for K profiles to FILE`` (``stdout`` for ``-o -``)."""
+    packages = doc["packages"]
+    wheels = sum(len(p.get("wheels", [])) for p in packages)
+    where = "stdout" if output == "-" else output
+    return (
+        f"Locked {_count(len(packages), 'package')} ({_count(wheels, 'wheel')}) "
+        f"for {_count(profiles, 'profile')} to {where}"
+    )
+
+
+# ``wn install`` options that apply to installing a lock (argparse dests); any other given
+# is a usage error, so nothing the user asked for is silently ignored
+LOCK_OPTIONS = frozenset(
+    {
+        "requirement",
+        "python",
+        "target",
+        "properties",
+        "dry_run",
+        "link_fallback",
+        "timeout",
+        "lock_timeout",
+        "quiet",
+        "verbose",
+        "force_reinstall",
+        "reinstall_variants",
+        "no_cache",  # a lock install uses no cache anyway
+        "help",
+    }
+)
+
+
+def refuse_other_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
+    """The one lock file named, after refusing every given option that does not apply
+    to installing a lock (exit 2, one usage line naming it)."""
+    lock_file = next(p for p in args.requirement if is_lock_name(Path(p).name))
+    for action in parser._actions:
+        dest = action.dest
+        value = getattr(args, dest, action.default)
+        if dest in LOCK_OPTIONS or value == action.default or value in (None, []):
+            continue
+        if dest == "requirements":
+            parser.error(
+                f"{one_line(args.requirements[0], 80)!r}: -r {lock_file} installs what the "
+                "lock lists and takes no other requirements"
+            )
+        # --index and --index-group share a dest: name the one given first
+        named = args.sources[0][0] if dest == "sources" else None
+        option = named or max(action.option_strings, key=len)
+        parser.error(f"{option} does not apply to installing a lock file (-r {lock_file})")
+    others = [p for p in args.requirement if p != lock_file]
+    if others:
+        parser.error(f"-r {others[0]}: -r {lock_file} installs one lock file and nothing else")
+    return Path(lock_file)
+
+
+def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
     """``wn install -r pylock.toml``: install a lock without resolving (spec/lock.md).
 
-    Uses ``wn install``'s options: ``--python``/``--target``, ``--properties``,
-    ``--dry-run``, ``--link-fallback``, ``--timeout``, ``-q``."""
+    Takes ``--python``/``--target``, ``--properties``, ``--dry-run``, ``--link-fallback``,
+    ``--timeout``, ``--lock-timeout``, ``--force-reinstall``, ``--reinstall-variants``,
+    ``-q``, ``-v``; refuses any other option. A dry run makes every check the real run
+    makes (hashes, the wheels against the lock) and says what it would do."""
     from wheelnext.installer import drift
-    from wheelnext.installer.envlock import locked
-    from wheelnext.installer.errors import InstallerError
+    from wheelnext.installer.envlock import locked, repair
     from wheelnext.installer.http import HttpClient
+    from wheelnext.installer.install_options import decide, dry_run
     from wheelnext.installer.lock.install import LockInstaller
     from wheelnext.installer.lock.read import read_lock
     from wheelnext.installer.target import probe
-    from wheelnext.installer.transaction import install_all
+    from wheelnext.installer.transaction import check_plan, install_all, installed
 
-    if len(args.requirement) != 1 or args.requirements:
-        raise InstallerError("-r pylock.toml: install one lock file and nothing else")
-    path = Path(args.requirement[0])
+    path = refuse_other_options(args, parser)
+    if args.target is not None:
+        check_dir(args.target, "--target")
     lock = read_lock(path)
     target = probe(args.python, args.target)
+    repair(target, args.lock_timeout, prog)  # what an interrupted wn left, before reading
     selector = machine_selector(args.properties, target)
+
+    def describe(c: Chosen) -> str:  # as wn install says it: the variant's hardware too
+        label, meta = c.wheel.label, c.variant_metadata
+        properties = meta.properties(label) if meta is not None and label is not None else None
+        return f"{c.name} {c.version}{variant_suffix(label, properties)} from {lock.path}"
+
     http = HttpClient(None, timeout=args.timeout)
     try:
         installer = LockInstaller(lock, path.parent, selector, target, http)
+        if not (args.force_reinstall or args.reinstall_variants):
+            installer.keep_installed(installed(target))  # the installed variants stay
         plan = installer.plan()
-        if args.dry_run:
-            for picked in plan:
-                label = variant_suffix(picked.filename.label)
-                print(f"Would install {picked.package.name} {picked.package.version}{label}")
-            return 0
         with tempfile.TemporaryDirectory(prefix="wheelnext-") as work:
             files = {p.package.name: installer.fetch(p, Path(work)) for p in plan}
             by_name = {p.package.name: p for p in plan}
             for picked in plan:
                 installer.check(picked, files[picked.package.name], by_name)
             chosen = [installer.chosen(p, files[p.package.name]) for p in plan]
+            wheels = {c.filename: files[c.name] for c in chosen}
+            if args.dry_run:
+                check_plan(chosen, wheels, target)
+                dry_run(chosen, target, decide(args, chosen, target, prog), describe)
+                return 0
             for picked, c in zip(plan, chosen, strict=True):
                 drift.remember(
                     c.filename,
@@ -162,14 +245,16 @@ def install_from_lock(args: argparse.Namespace, prog: str) -> int:
                     [w.name for w in picked.package.wheels],
                     picked.package.variants,
                 )
-            wheels = {c.filename: files[c.name] for c in chosen}
             with locked(target, args.lock_timeout, prog):
-                outcome = install_all(chosen, wheels, target, link_fallback=args.link_fallback)
+                force = decide(args, chosen, target, prog).force  # variant drift, flags
+                outcome = install_all(
+                    chosen, wheels, target, link_fallback=args.link_fallback, force=force
+                )
     finally:
         http.close()
     if not args.quiet:
         for c in outcome.installed:
-            print(f"Installed {c.name} {c.version}{variant_suffix(c.wheel.label)} from {lock.path}")
+            print(f"Installed {describe(c)}")
         for c in outcome.unchanged:
             print(f"Already installed {c.name} {c.version}")
     return 0

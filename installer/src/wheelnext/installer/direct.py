@@ -6,7 +6,8 @@ downloaded, its ``#sha256=`` (or other hashlib) fragment verified, and then it g
 through the same archive check, resolution and install as a wheel from an index. The
 URL's last segment must be a valid wheel filename for ``name``; it is never used as a
 path (the file is stored under a name rebuilt from the parsed filename, in a folder named
-by the URL's hash). Source distributions, VCS URLs and other files are refused.
+by the URL's hash). Source distributions, VCS URLs and other files are refused. A bare path
+to a wheel arrives here as a ``file:`` URL (``requirements.py``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from wheelnext.core.errors import WheelnextError, one_line
 from wheelnext.core.filenames import WheelFilename
+from wheelnext.core.metadata import VariantMetadata
 from wheelnext.core.selector import Selector
+from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.finder import Finder
+from wheelnext.installer.finder import Chosen, Finder, release_metadata
 from wheelnext.installer.http import HttpClient, local_path
 from wheelnext.installer.indexes import Index, IndexSet, Located, ProjectFiles
 from wheelnext.installer.requirements import Wanted
@@ -106,6 +110,8 @@ def parse_direct(wanted: Wanted) -> DirectWheel:
     elif scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InstallerError(f"{where}: file: URLs must name a local path")
+    elif not scheme:  # ``name @ ./dist/x.whl``: PEP 508 wants a URL here
+        raise InstallerError(f"{where}: use a path without 'name @', or a file: URL")
     else:
         raise InstallerError(f"{where}: only http, https and file: URLs are supported")
     filename = unquote(parts.path.rpartition("/")[2])
@@ -181,10 +187,53 @@ class DirectFinder(Finder):
         if direct is None:
             return super().files(project, specifier)
         if not direct.wheel.tags & set(self.target.tags):
+            w = direct.wheel
             raise InstallerError(
-                f"{direct.where()}: {direct.filename} does not fit this environment's tags"
+                f"{direct.where()}: its tags {w.python_tag}-{w.abi_tag}-{w.platform_tag} "
+                f"do not fit this Python (best tag here: {self.target.tags[0]})"
             )
         return ProjectFiles(direct.name, (direct.located,), DIRECT)
+
+    def choose(self, project: str, version: Version, specifier: SpecifierSet) -> Chosen | None:
+        """The named wheel, or an error saying why it cannot be installed here: it is the
+        only candidate, so there is nothing to backtrack to."""
+        chosen = super().choose(project, version, specifier)
+        direct = self.direct.get(canonicalize_name(project))
+        if chosen is None and direct is not None:
+            raise InstallerError(f"{direct.where()}: {self._why_not(direct)}")
+        return chosen
+
+    def _why_not(self, direct: DirectWheel) -> str:
+        """Why the selector (or the wheel's METADATA) refuses the named wheel here."""
+        label = direct.wheel.label
+        metadata = (
+            None if label is None else release_metadata(self.http, self.fetch, [], [direct.located])
+        )
+        selection = self.selector.rank([direct.wheel], metadata)
+        if not selection.ranked:
+            properties = (
+                metadata.properties(label)
+                if label is not None and isinstance(metadata, VariantMetadata)
+                else None
+            )
+            if label is None or properties is None:
+                reason = selection.rejected[0].reason if selection.rejected else "not installable"
+                return one_line(reason, 300)
+            shown = "; ".join(sorted(str(p) for p in properties))
+            return (
+                f"variant {label} ({shown}) is not supported on this machine "
+                "(wn-detect; --properties FILE selects for another)"
+            )
+        meta = self.metadata_of(direct)
+        if meta.requires_python is not None and not meta.requires_python.contains(
+            self.target.python_version, prereleases=True
+        ):
+            return f"it requires Python {meta.requires_python}, not {self.target.python_version}"
+        return f"its Wheel-Version {meta.wheel_version} is newer than this installer reads"
+
+    def metadata_of(self, direct: DirectWheel) -> DistMetadata:
+        """The named wheel's METADATA, read from the downloaded file."""
+        return self._wheel_metadata(self.fetch(direct.located), direct.filename)
 
     def fetch(
         self, located: Located, progress: Callable[[int, int | None], None] | None = None

@@ -10,15 +10,17 @@ machine and compare.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import Distribution
 from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from wheelnext.core import safejson
-from wheelnext.core.errors import WheelnextError
+from wheelnext.core.errors import WheelnextError, one_line
 from wheelnext.core.filenames import (
     WheelFilename,
 )
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from wheelnext.installer.finder import Chosen, Finder
 
 RECORD = "WHEELNEXT_VARIANT.json"
+LOG = logging.getLogger(__name__)
 _pending: dict[str, bytes] = {}  # wheel file name -> the record to write with it
 
 
@@ -69,14 +72,27 @@ class Installed:
 
 
 def _record(dist: Distribution) -> dict[str, Any] | None:
-    text = dist.read_text(RECORD)
-    if text is None:
-        return None
+    """The dist-info's ``WHEELNEXT_VARIANT.json``; a malformed one is named in a warning
+    (someone or something wrote it; drift cannot be judged) and counts as none."""
     try:
+        text = dist.read_text(RECORD)
+        if text is None:
+            return None
         doc = safejson.loads(text.encode(), RECORD)
-    except WheelnextError:
+    except (WheelnextError, UnicodeDecodeError) as exc:
+        _malformed(dist, one_line(str(exc), 200))
         return None
-    return doc if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        _malformed(dist, "not a JSON object")
+        return None
+    return doc
+
+
+def _malformed(dist: Distribution, why: str) -> None:
+    name = one_line(str(dist.metadata["Name"] or "?"), 80)
+    LOG.warning(
+        "%s %s: %s is malformed (%s); ignored", name, one_line(dist.version, 40), RECORD, why
+    )
 
 
 def _own_variant(dist: Distribution) -> VariantMetadata | None:
@@ -153,21 +169,33 @@ def installed_label(dist: Distribution) -> tuple[bool, str | None]:
     return record is not None, None
 
 
+def same_release(dist: Distribution | None, chosen: Chosen) -> bool:
+    """``dist`` is ``chosen``'s project at ``chosen``'s version (what install keeps)."""
+    if dist is None:
+        return False
+    try:
+        return Version(dist.version) == chosen.version
+    except InvalidVersion:
+        return False
+
+
 def drifted_in_plan(plan: Sequence[Chosen], present: Mapping[str, Distribution]) -> dict[str, str]:
-    """Planned wheels whose release is installed as another variant: name -> message."""
+    """Planned wheels whose release is installed as another variant than the one this
+    machine selects now (``Chosen.selects``): canonical name -> message."""
     lines: dict[str, str] = {}
     for chosen in plan:
         dist = present.get(canonicalize_name(chosen.name))
-        if dist is None or dist.version != str(chosen.version):
+        if dist is None or not same_release(dist, chosen):
             continue
         known, label = installed_label(dist)
-        if known and label != chosen.wheel.label:
+        selects = chosen.selects.label
+        if known and label != selects:
             lines[canonicalize_name(chosen.name)] = (
                 f"{chosen.name} {chosen.version}: installed as {_variant(label)}, this machine "
-                f"now selects {_variant(chosen.wheel.label)}"
+                f"now selects {_variant(selects)}"
             )
     return lines
 
 
 def _variant(label: str | None) -> str:
-    return f"variant {label}" if label else "the non-variant wheel"
+    return f"variant {one_line(label, 80)}" if label else "the non-variant wheel"

@@ -69,7 +69,7 @@ def locked(target: Target, timeout: float | None = None, prog: str = "wn") -> It
     except Timeout:
         raise LockTimeout(
             f"{root}: another wn is still installing into it; "
-            f"gave up after {timeout:g} seconds (--lock-timeout)"
+            f"gave up after {_seconds(timeout)} (--lock-timeout)"
         ) from None
     except OSError as exc:
         raise InstallerError(f"{root}: cannot lock it ({exc.strerror or exc})") from None
@@ -84,19 +84,36 @@ def locked(target: Target, timeout: float | None = None, prog: str = "wn") -> It
         lock.release()
 
 
-def repair(target: Target, timeout: float | None = None, prog: str = "wn") -> None:
-    """Take the lock once to repair what an interrupted ``wn`` left, before anything
-    reads the environment; an environment directory that does not exist yet is left so."""
+def _seconds(value: float | None) -> str:
+    """``1 second``, ``0.5 seconds``, ``2 seconds``."""
+    value = value or 0.0
+    return f"{value:g} second{'' if value == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def reading(target: Target, timeout: float | None = None, prog: str = "wn") -> Iterator[None]:
+    """Hold ``target``'s lock while reading it, after repairing what an interrupted ``wn``
+    left. An environment directory that does not exist is read as it is; one this user
+    cannot write (a system Python) is read without the lock, unless it needs repair."""
     from wheelnext.installer.journal import JOURNAL
 
     root = Path(target.scheme["purelib"])
     if not root.is_dir():
+        yield
         return
-    if not os.access(root, os.W_OK):  # e.g. a dry run on a system Python
+    if not os.access(root, os.W_OK):  # e.g. a dry run or wn list on a system Python
         if os.path.lexists(root / JOURNAL):
             raise InstallerError(
                 f"{root}: an interrupted install needs repair; rerun with write access"
             )
+        yield
         return
     with locked(target, timeout, prog):
+        yield
+
+
+def repair(target: Target, timeout: float | None = None, prog: str = "wn") -> None:
+    """Take the lock once to repair what an interrupted ``wn`` left, before anything
+    reads the environment; an environment directory that does not exist yet is left so."""
+    with reading(target, timeout, prog):
         pass

@@ -4,14 +4,16 @@ For a version, every wheel the owning index group lists goes to the core selecto
 the release's variant metadata (its ``{name}-{version}-variants.json``, or the wheels' own
 ``variant.json`` merged); the selector's best wheel is the version's wheel: a variant,
 else ``null``, else the non-variant wheel. Versions without an installable wheel are
-skipped, so the resolver backtracks past them.
+skipped, so the resolver backtracks past them. A release installed at that version as
+another variant is kept as installed unless the run reinstalls it (``kept.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import Distribution
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
+from wheelnext.installer.kept import Kept, keep
 from wheelnext.installer.names import storage_path
 from wheelnext.installer.simple_api import FileEntry
 from wheelnext.installer.target import Target
@@ -53,10 +56,17 @@ class Chosen:
     variant_env: VariantEnvironment
     # the release's variant metadata the wheel was selected by (checked again at install)
     variant_metadata: VariantMetadata | None = None
+    # set when the installed variant is kept instead of the one this machine selects
+    kept: Kept | None = None
 
     @property
     def filename(self) -> str:
         return self.located.file.filename
+
+    @property
+    def selects(self) -> WheelFilename:
+        """The wheel this machine selects for the version (another one when one is kept)."""
+        return self.kept.selects if self.kept is not None else self.wheel
 
 
 def _version(filename: str) -> Version | None:
@@ -90,6 +100,13 @@ class Finder:
         self._meta: dict[str, DistMetadata] = {}  # by file URL
         self._pep658: dict[str, DistMetadata] = {}  # the index's METADATA, by file URL
         self._checked: set[str] = set()  # wheels whose METADATA matched the PEP 658 file
+        self._installed: dict[str, Distribution] = {}  # releases kept as installed
+
+    def keep_installed(self, present: Mapping[str, Distribution]) -> None:
+        """Keep the variant of each release in ``present`` (by canonical name) when
+        resolution picks its installed version: that version is resolved with the installed
+        variant's dependencies (``wn install`` without ``--reinstall-variants``)."""
+        self._installed = dict(present)
 
     # -- which files ----------------------------------------------------------------
 
@@ -164,7 +181,7 @@ class Finder:
             LOG.info("%s: %s", rejection.wheel, rejection.reason)
         chosen = None
         if selection.ranked:
-            best = selection.ranked[0]
+            best, kept = keep(self._installed.get(key[0]), version, selection.ranked)
             meta = metadata if isinstance(metadata, VariantMetadata) else None
             chosen = Chosen(
                 found.project,
@@ -174,6 +191,7 @@ class Finder:
                 best.why,
                 self.selector.variant_environment(best.wheel, meta),
                 meta,
+                kept,
             )
             requires = self.metadata(chosen).requires_python
             if requires is not None and not requires.contains(
@@ -205,7 +223,14 @@ class Finder:
         check_source(located)
         destination = storage_path(self.work / "downloads", entry.url, entry.filename)
         if not destination.is_file():
-            self.http.download(entry.url, None, destination, progress, hashes=entry.hashes)
+            self.http.download(
+                entry.url,
+                None,
+                destination,
+                progress,
+                hashes=entry.hashes,
+                expected_size=entry.size,
+            )
         served = self._pep658.get(entry.url)
         if served is not None and entry.url not in self._checked:
             _same_metadata(served, self._wheel_metadata(destination, entry.filename), entry)
@@ -222,6 +247,14 @@ class Finder:
         except errors as exc:
             raise InstallerError(f"{filename}: not a valid wheel archive ({exc})") from None
         return DistMetadata.parse(data, filename)
+
+    def requirements_of(self, chosen: Chosen) -> tuple[DistMetadata, VariantEnvironment]:
+        """The METADATA and variant environment ``chosen``'s dependencies are read from: the
+        installed wheel's own when its variant is kept but cannot be chosen here."""
+        installed = chosen.kept.installed if chosen.kept is not None else None
+        if installed is not None:
+            return installed.metadata, installed.variant_env
+        return self.metadata(chosen), chosen.variant_env
 
     def metadata(self, chosen: Chosen) -> DistMetadata:
         """The chosen wheel's METADATA: the PEP 658 file when offered, else from the wheel.

@@ -21,12 +21,12 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import httpcore
@@ -45,10 +45,9 @@ MAX_PAGE_BYTES = 64 * 1024 * 1024  # the largest project pages on PyPI are a few
 MAX_SMALL_BYTES = 64 * 1024 * 1024  # METADATA files and variants.json
 MAX_REDIRECTS = 10
 REDIRECT_SCHEMES = ("http", "https")
-# hashes we can check; shake_* need a length and are not used by indexes
-CHECKABLE = frozenset(
-    a for a in hashlib.algorithms_available if a.isidentifier() and not a.startswith("shake")
-) | frozenset(hashlib.algorithms_guaranteed - {"shake_128", "shake_256"})
+# hashes we can check: those every Python has (algorithms_available may list some that
+# OpenSSL then refuses to make); shake_* need a length and are not used by indexes
+CHECKABLE = frozenset(hashlib.algorithms_guaranteed - {"shake_128", "shake_256"})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -138,6 +137,41 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+class _Credentials(httpx.Auth):
+    """HTTP basic credentials for a request: the URL's own ``user:password@`` (an index URL
+    the user gave), else the ``~/.netrc`` (or ``$NETRC``) entry for its host, as pip reads
+    it; a lock stores URLs without credentials, so this is how a private index's locked
+    wheels are fetched."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = request.url
+        if url.username or url.password:
+            request = next(httpx.BasicAuth(url.username, url.password).auth_flow(request))
+        elif "authorization" not in request.headers:
+            found = _netrc(url.host)
+            if found is not None:
+                request = next(httpx.BasicAuth(*found).auth_flow(request))
+        yield request
+
+
+def _netrc(host: str) -> tuple[str, str] | None:
+    """The (login, password) ``~/.netrc`` (or ``$NETRC``) holds for ``host``, if any; an
+    unreadable or malformed file counts as none (as pip treats it)."""
+    import netrc
+
+    path = Path(os.environ.get("NETRC") or Path("~/.netrc").expanduser())
+    if not path.is_file():
+        return None
+    try:
+        found = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if found is None:
+        return None
+    login, _, password = found
+    return login, password or ""
 
 
 def _install_deadlines(client: httpx.Client) -> None:
@@ -231,7 +265,10 @@ class HttpClient:
         self.retries = retries
         self.timeout = timeout
         self._client = httpx.Client(
-            timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": user_agent},
+            auth=_Credentials(),
         )
         _install_deadlines(self._client)
 
@@ -354,12 +391,15 @@ class HttpClient:
         progress: Callable[[int, int | None], None] | None = None,
         *,
         hashes: Mapping[str, str] | None = None,
+        expected_size: int | None = None,
     ) -> Path:
         """Fetch ``url`` into ``destination`` (or reuse the cached copy) and verify it
         against every checkable hash of ``hashes`` (and ``sha256``).
 
         A file whose hash differs from the index's is deleted and reported; nothing
-        unverified is ever left where the installer reads.
+        unverified is ever left where the installer reads. With ``expected_size`` (a
+        lock's or a PEP 700 page's ``size``) reading stops as soon as the server sends
+        more: a hostile server cannot make us store more than was declared.
         """
         expected = dict(hashes or {})
         if sha256:
@@ -374,6 +414,8 @@ class HttpClient:
                 return destination
         destination.parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("file:"):
+            if expected_size is not None and _local_size(url) > expected_size:
+                raise InstallerError(f"{url}: larger than the {expected_size} bytes declared")
             data = self.get_bytes(url, expected)
             atomic_write(destination, data)
             return destination
@@ -385,9 +427,15 @@ class HttpClient:
                     raise InstallerError(f"{url}: HTTP {response.status_code}")
                 declared = response.headers.get("content-length", "")
                 total = int(declared) if declared.isdigit() and int(declared) else None
+                if expected_size is not None and total is not None and total > expected_size:
+                    raise self._oversize(url, expected_size, f"the server announces {total}")
                 since_renewal = 0
+                received = 0
                 with partial.open("wb") as out:
                     for chunk in response.iter_bytes():
+                        received += len(chunk)
+                        if expected_size is not None and received > expected_size:
+                            raise self._oversize(url, expected_size, "the server sent more")
                         hasher.update(chunk)
                         out.write(chunk)
                         since_renewal += len(chunk)
@@ -418,6 +466,12 @@ class HttpClient:
             _copy(destination, cached)
         return destination
 
+    @staticmethod
+    def _oversize(url: str, expected_size: int, why: str) -> InstallerError:
+        return InstallerError(
+            f"{url}: larger than the {expected_size} bytes declared ({why}); stopped reading"
+        )
+
     def _slow(self, url: str, exc: Exception) -> IndexUnavailable:
         kind = "ReadTimeout" if isinstance(exc, DeadlinePassed) else type(exc).__name__
         return IndexUnavailable(
@@ -425,9 +479,26 @@ class HttpClient:
         )
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part: what may be written to a file (a lock).
+    Credentials come at install time from the index URL given then, or ``~/.netrc``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def local_path(url: str) -> Path:
     """The filesystem path of a ``file:`` URL."""
     return Path(url2pathname(urlsplit(url).path))
+
+
+def _local_size(url: str) -> int:
+    """The size of a ``file:`` URL's file (0 when it cannot be read: reading says why)."""
+    try:
+        return local_path(url).stat().st_size
+    except OSError:
+        return 0
 
 
 def _sha256(path: Path) -> str:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
@@ -27,9 +26,7 @@ def read_constraints(paths: Iterable[str]) -> dict[str, SpecifierSet]:
     lines (or files) must satisfy all of them."""
     found: dict[str, SpecifierSet] = {}
     for path in paths:
-        if not Path(path).is_file():
-            raise InstallerError(f"-c {path}: no such file")
-        for wanted in read_requirements_file(path):
+        for wanted in read_requirements_file(path, "-c"):
             if wanted.extras or wanted.requirement.url:
                 raise InstallerError(
                     f"{path}: constraint {wanted.text!r}: constraints take no extras or URLs"
@@ -107,24 +104,70 @@ def add_install_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Reinstall:
+    """What an install does to releases already installed at the planned version."""
+
+    force: frozenset[str]  # canonical names reinstalled all the same
+    drifted: frozenset[str]  # installed as another variant than the one selected now
+
+
+def decide(
+    args: argparse.Namespace, plan: Sequence[Chosen], target: Target, prog: str
+) -> Reinstall:
+    """Say which planned releases are installed as another variant (drift, on stderr,
+    unless a flag reinstalls them) and which to reinstall at the same version
+    (``--force-reinstall``, ``--reinstall-variants``). Index and lock installs, real and
+    dry runs, all decide here."""
+    from packaging.utils import canonicalize_name
+
+    from wheelnext.installer import drift
+    from wheelnext.installer.transaction import installed
+
+    drifted = drift.drifted_in_plan(plan, installed(target))
+    if args.force_reinstall:
+        return Reinstall(frozenset(canonicalize_name(c.name) for c in plan), frozenset(drifted))
+    if args.reinstall_variants:
+        return Reinstall(frozenset(drifted), frozenset(drifted))
+    for line in drifted.values():
+        print(f"{prog}: {line}; --reinstall-variants switches it", file=sys.stderr)
+    return Reinstall(frozenset(), frozenset(drifted))
+
+
 def prepare_install(
     args: argparse.Namespace, finder: Finder, plan: Sequence[Chosen], target: Target, prog: str
 ) -> frozenset[str]:
     """Before installing a resolved plan: note each wheel's variant record, say which
     releases are installed as another variant (drift), and return the projects to
     reinstall at the same version (``--force-reinstall``, ``--reinstall-variants``)."""
-    from packaging.utils import canonicalize_name
-
     from wheelnext.installer import drift
-    from wheelnext.installer.transaction import installed
 
     drift.remember_plan(finder, plan)
-    names = {canonicalize_name(c.name) for c in plan}
-    if args.force_reinstall:
-        return frozenset(names)
-    drifted = drift.drifted_in_plan(plan, installed(target))
-    if not args.reinstall_variants:
-        for line in drifted.values():
-            print(f"{prog}: {line}; --reinstall-variants switches it", file=sys.stderr)
-        return frozenset()
-    return frozenset(drifted)
+    return decide(args, plan, target, prog).force
+
+
+def dry_run(
+    plan: Sequence[Chosen], target: Target, reinstall: Reinstall, describe: Callable[[Chosen], str]
+) -> None:
+    """``--dry-run``: per planned release, in plan order, what the real run would do:
+    ``Would install …``, ``Would keep NAME VERSION [variant L] (installed)`` for a
+    drifted release left as it is, ``Already installed NAME VERSION`` for the rest."""
+    from packaging.utils import canonicalize_name
+
+    from wheelnext.core.errors import one_line
+    from wheelnext.installer.cli_common import variant_suffix
+    from wheelnext.installer.drift import installed_label, same_release
+    from wheelnext.installer.transaction import installed
+
+    present = installed(target)
+    for chosen in plan:
+        key = canonicalize_name(chosen.name)
+        dist = present.get(key)
+        if dist is None or not same_release(dist, chosen) or key in reinstall.force:
+            print(f"Would install {describe(chosen)}")
+        elif key in reinstall.drifted:
+            label = installed_label(dist)[1]
+            label = one_line(label, 80) if label else None
+            print(f"Would keep {chosen.name} {chosen.version}{variant_suffix(label)} (installed)")
+        else:
+            print(f"Already installed {chosen.name} {chosen.version}")

@@ -11,11 +11,15 @@ without variant wheels pass through unchanged. Pages are served as HTML and JSON
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
 import logging
+import os
+import re
 import shutil
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -28,7 +32,7 @@ from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
-from wheelnext.core.errors import MetadataError, WheelnextError
+from wheelnext.core.errors import MetadataError, WheelnextError, one_line
 from wheelnext.core.filenames import (
     WheelFilename,
     is_variants_json_filename,
@@ -145,8 +149,12 @@ class VariantProxy:
         self._fetch_locks: dict[Path, threading.Lock] = {}  # one per file: others go on
 
     def project(self, project: str) -> list[Served] | None:
-        """The files offered for ``project`` (None: no upstream lists it)."""
-        project = canonicalize_name(project)
+        """The files offered for ``project`` (None: no upstream lists it, or it is not a
+        project name at all)."""
+        canonical = project_name(project)
+        if canonical is None:
+            return None
+        project = canonical
         with self._lock:
             cached = self._pages.get(project)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
@@ -189,7 +197,9 @@ class VariantProxy:
             lock = self._fetch_locks.setdefault(destination, threading.Lock())
         with lock:
             if not destination.is_file():
-                self.http.download(entry.url, None, destination, hashes=entry.hashes)
+                self.http.download(
+                    entry.url, None, destination, hashes=entry.hashes, expected_size=entry.size
+                )
         return destination
 
     def metadata(self, item: Served) -> bytes:
@@ -297,6 +307,39 @@ def _qualities(accept: str) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- HTTP
+#
+# Every client of the proxy is untrusted (a whole organisation may share one): each part
+# of a request path is percent-decoded once and checked before it is used, no response
+# header carries a byte of the request that was not checked, error bodies are one fixed
+# line, and whatever goes wrong while answering ends in a status line and a log line.
+
+MAX_PATH = 1024  # the longest request path we read; a real one is well under 600
+MAX_PROJECT = 200  # the longest project name a request may carry
+CLIENT_TIMEOUT = 60.0  # seconds a client may stay silent before its connection is closed
+_PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508 names
+_TOKEN = re.compile(r"[0-9a-f]{24}")  # url_key()
+_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")  # RFC 3986 path characters
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def project_name(text: str) -> str | None:
+    """The canonical form of ``text`` when it is a PEP 508 project name of at most 200
+    characters, else None: the only project names a request may carry upstream."""
+    if len(text) > MAX_PROJECT or not _PROJECT.fullmatch(text):
+        return None
+    return canonicalize_name(text)
+
+
+def path_segments(target: str) -> list[str] | None:
+    """The segments of a request's path (its query dropped), each percent-decoded once as
+    UTF-8; None when the path is not ``/`` followed by URL path characters only."""
+    path = target.split("?", 1)[0]
+    if not _PATH.fullmatch(path):
+        return None
+    try:
+        return [unquote(part, errors="strict") for part in path[1:].split("/")]
+    except UnicodeDecodeError:
+        return None
 
 
 def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
@@ -304,9 +347,45 @@ def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> 
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "wheelnext-proxy"
+        timeout = CLIENT_TIMEOUT
+        responded = False  # the status line of this request's answer has been sent
+
+        def version_string(self) -> str:
+            return self.server_version  # no Python version for the world to see
 
         def log_message(self, format: str, *args: Any) -> None:
-            LOG.info("%s %s", self.address_string(), format % args)
+            LOG.info("%s %s", self.address_string(), one_line(format % args, 300))
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            self.responded = True
+            super().send_response(code)  # the standard reason phrase, never a message
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """The standard library's own refusals (a bad request line, too many headers,
+            a request line over 64 KiB), with a fixed one-line body: nothing echoed."""
+            LOG.info(
+                "%s refused (%d): %s", self.address_string(), code, one_line(message or "", 200)
+            )
+            self.close_connection = True
+            self.request_version = "HTTP/1.0"  # a status line even for a line it cannot read
+            reason = self.responses.get(code, ("error", ""))[0].lower()
+            self._error(code, reason)
+
+        def parse_request(self) -> bool:
+            """The request line and headers as the standard library reads them; HTTP/0.9
+            (answers without a status line) is refused, any method but GET and HEAD is 405."""
+            if not super().parse_request():
+                return False
+            if self.request_version == "HTTP/0.9":
+                self.send_error(400)
+                return False
+            if self.command in ("GET", "HEAD"):
+                return True
+            self.close_connection = True
+            self._error(405, "method not allowed (GET and HEAD only)", Allow="GET, HEAD")
+            return False
 
         def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
             self.send_response(status)
@@ -318,35 +397,68 @@ def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> 
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _error(self, status: int, message: str) -> None:
-            self._send(status, (message + "\n").encode(), "text/plain; charset=utf-8")
+        def _error(self, status: int, message: str, **headers: str) -> None:
+            body = (one_line(message) + "\n").encode()
+            headers.setdefault("X_Content_Type_Options", "nosniff")
+            self._send(status, body, "text/plain; charset=utf-8", **headers)
 
         def do_HEAD(self) -> None:
             self.do_GET()
 
         def do_GET(self) -> None:
-            path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
+            self.responded = False
             try:
-                if path.startswith("/simple/") and path != "/simple/":
-                    self._project(path[len("/simple/") :])
-                elif path.startswith("/files/"):
-                    self._file(path[len("/files/") :])
-                else:
-                    self._error(404, "not found (the index is at /simple/NAME/)")
-            except WheelnextError as exc:
-                LOG.warning("%s: %s", path, exc)
-                self._error(502, f"upstream error: {exc}")
+                self._route()
             except (BrokenPipeError, ConnectionResetError):
-                pass
+                self.close_connection = True
+            except WheelnextError as exc:
+                reason = one_line(str(exc), 400)
+                LOG.warning("%s: %s", one_line(self.path, 200), reason)
+                self._fail(502, "upstream error: " + _USERINFO.sub("***@", reason))
+            except Exception as exc:
+                if self.responded and isinstance(exc, TimeoutError):
+                    LOG.info("%s: client too slow; hung up", one_line(self.path, 200))
+                    self.close_connection = True
+                    return
+                LOG.error(
+                    "%s: internal error: %s: %s",
+                    one_line(self.path, 200),
+                    type(exc).__name__,
+                    one_line(str(exc), 300),
+                )
+                self._fail(500, "internal error (the proxy's log says more)")
 
-        def _project(self, rest: str) -> None:
-            name = rest.rstrip("/")
-            canonical = canonicalize_name(name)
-            if "/" in name or not name:
-                return self._error(404, "not found")
-            if name != canonical or not rest.endswith("/"):
-                location = f"/simple/{canonical}/"
-                return self._send(301, b"", "text/plain", Location=location)
+        def _fail(self, status: int, message: str) -> None:
+            """Answer ``status``, or, when the answer has already begun, hang up: the
+            client sees a short body, never a second status line inside the first."""
+            self.close_connection = True
+            if not self.responded:
+                with contextlib.suppress(OSError):
+                    self._error(status, message)
+
+        def _route(self) -> None:
+            if len(self.path.split("?", 1)[0]) > MAX_PATH:
+                return self._error(414, "request path too long")
+            parts = path_segments(self.path)
+            if parts is None:
+                return self._error(400, "bad request path")
+            if (
+                len(parts) in (2, 3)
+                and parts[0] == "simple"
+                and parts[1]
+                and parts[2:] in ([], [""])
+            ):
+                return self._project(parts[1], slash=len(parts) == 3)
+            if len(parts) == 3 and parts[0] == "files":
+                return self._file(parts[1], parts[2])
+            return self._error(404, "not found (the index is at /simple/NAME/)")
+
+        def _project(self, name: str, *, slash: bool) -> None:
+            canonical = project_name(name)
+            if canonical is None:
+                return self._error(404, "not found: not a valid project name")
+            if name != canonical or not slash:
+                return self._send(301, b"", "text/plain", Location=f"/simple/{canonical}/")
             served = proxy.project(canonical)
             if served is None:
                 return self._error(404, f"{canonical}: no upstream index lists it")
@@ -357,25 +469,37 @@ def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> 
             self._send(200, body, kind, Vary="Accept", Cache_Control="max-age=60")
             return None
 
-        def _file(self, rest: str) -> None:
-            token, _, filename = rest.partition("/")
+        def _file(self, token: str, filename: str) -> None:
             metadata = filename.endswith(".metadata")
-            item = proxy.served(token)
             wanted = filename[: -len(".metadata")] if metadata else filename
-            if item is None or item.filename != wanted:
+            item = proxy.served(token) if _TOKEN.fullmatch(token) else None
+            if item is None or not wanted or item.filename != wanted:
                 return self._error(404, "unknown file (request the project page first)")
             if metadata:
                 return self._send(200, proxy.metadata(item), "application/octet-stream")
             path = proxy.fetch(item.located)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(path.stat().st_size))
-            self.end_headers()
-            if self.command != "HEAD":
-                with path.open("rb") as fh:
+            with path.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                if self.command != "HEAD":
                     shutil.copyfileobj(fh, self.wfile, 2**20)
             return None
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: Any) -> None:
+            """A connection that fails outside a request's answer: one log line, no
+            traceback (a client hanging up is routine for a server on a network)."""
+            kind, exc = sys.exc_info()[:2]
+            LOG.info(
+                "%s: connection error: %s: %s",
+                client_address[0] if isinstance(client_address, tuple) else "?",
+                kind.__name__ if kind else "?",
+                one_line(str(exc), 200),
+            )
+
+    return Server((host, port), Handler)

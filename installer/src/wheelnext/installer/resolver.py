@@ -153,9 +153,8 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
             )
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Need]:
-        meta = self.finder.metadata(candidate.chosen)
+        meta, variant = self.finder.requirements_of(candidate.chosen)
         parent = f"{meta.display_name} {meta.version}"
-        variant = candidate.chosen.variant_env
         if not candidate.extras:
             self.active.setdefault(candidate.name, set())
             applying = [w for w in meta.requires_dist if self._applies(w, variant, "")]

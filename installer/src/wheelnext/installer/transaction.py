@@ -6,8 +6,9 @@ versions are moved aside, new files are written through ``installer``, and every
 recorded in a write-ahead journal (``journal.py``) before it is taken: any failure or
 interruption moves the old files back and deletes the new ones, in this process or, after
 a kill, in the next ``wn`` on the environment. An installed RECORD is followed only inside
-the environment's scheme directories (as pip does): a line resolving outside is refused.
-Callers hold the environment lock (``envlock.locked``).
+the environment (its root, ``Target.roots``) and there only inside its scheme directories:
+a line resolving elsewhere is refused. Headers go to the project's own directory
+(``Target.scheme_for``). Callers hold the environment lock (``envlock.locked``).
 """
 
 from __future__ import annotations
@@ -115,8 +116,9 @@ class Transaction:
     def remove(self, dist: Distribution) -> None:
         """Move an installed distribution's files aside (restored if the transaction fails).
 
-        Its RECORD is followed only inside the environment's scheme directories: a line
-        that resolves elsewhere (``..``, an absolute path, a directory link) is refused."""
+        Its RECORD is followed only inside the environment's root and scheme directories:
+        a line that resolves elsewhere (``..``, an absolute path, a directory link) is
+        refused."""
         root = Path(str(dist.locate_file("")))
         name = f"{dist.metadata['Name']} {dist.version}"
         paths: list[Path] = []
@@ -124,7 +126,10 @@ class Transaction:
         for entry in dist.files or []:
             # never resolve: a recorded link is moved itself, its target is left alone
             path = Path(os.path.normpath(root / entry))
-            if not inside(path, self.journal.roots, resolved):
+            if not (
+                inside(path, self.target.roots, resolved)
+                and inside(path, self.journal.roots, resolved)
+            ):
                 raise InstallerError(
                     f"{name}: its RECORD names {one_line(str(entry))!r}, outside the "
                     "environment; refusing to remove it"
@@ -139,7 +144,7 @@ class Transaction:
         """Write one checked wheel; its LINKS (if any) are made after every regular file."""
         info = info or check_archive(wheel)
         destination = _RecordingDestination(
-            dict(self.target.scheme),
+            self.target.scheme_for(project_of(info), wheel.name),
             interpreter=self.target.executable,
             script_kind="posix",
             bytecode_optimization_levels=(),
@@ -210,6 +215,31 @@ class Outcome:
     links: LinkOutcome = NO_LINKS
 
 
+def check_plan(
+    plan: Sequence[Chosen], wheels: dict[str, Path], target: Target
+) -> dict[str, ArchiveInfo]:
+    """Every check of ``plan``'s wheels made before anything is written (``--dry-run``
+    runs them too): archives, variant.json vs label and variants.json, file paths vs
+    this target."""
+    from wheelnext.installer.archive import check_destinations
+    from wheelnext.installer.variant_wheels import check_variant_wheel
+
+    infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
+    for c in plan:
+        check_variant_wheel(wheels[c.filename], c.variant_metadata)
+        info = infos[c.filename]
+        check_destinations(
+            wheels[c.filename], info, target.scheme_for(project_of(info), wheels[c.filename].name)
+        )
+    return infos
+
+
+def project_of(info: ArchiveInfo) -> str:
+    """The project a checked wheel installs: its .dist-info name (``check_archive`` made
+    sure it is the filename's and METADATA's project)."""
+    return info.dist_info[: -len(".dist-info")].rpartition("-")[0]
+
+
 def install_all(
     plan: Sequence[Chosen],
     wheels: dict[str, Path],
@@ -221,13 +251,7 @@ def install_all(
 ) -> Outcome:
     """Install ``plan`` (wheels already downloaded and verified) as one transaction;
     projects in ``force`` (canonical names) are reinstalled even at the same version."""
-    infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
-    from wheelnext.installer.archive import check_destinations
-    from wheelnext.installer.variant_wheels import check_variant_wheel
-
-    for c in plan:  # variant.json vs label and variants.json; file paths vs this target
-        check_variant_wheel(wheels[c.filename], c.variant_metadata)
-        check_destinations(wheels[c.filename], infos[c.filename], target.scheme)
+    infos = check_plan(plan, wheels, target)
     links = NO_LINKS
     present = installed(target)
     todo = [

@@ -12,9 +12,11 @@ lock, every package whose ``marker`` holds (PEP 751).
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import Distribution
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import Index, Located
+from wheelnext.installer.kept import Kept, keep
 from wheelnext.installer.lock.model import Lock, LockedPackage, LockedWheel
 from wheelnext.installer.lock.variants_json import check_wheel
 from wheelnext.installer.simple_api import FileEntry
@@ -38,6 +41,7 @@ from wheelnext.installer.target import Target
 from wheelnext.installer.variant_wheels import read_variant
 
 LOCK_GROUP = "lock"
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class Picked:
     filename: WheelFilename
     why: str
     env: VariantEnvironment
+    kept: Kept | None = None  # installed as another variant, kept (``kept.py``)
 
 
 class LockInstaller:
@@ -64,6 +69,13 @@ class LockInstaller:
             target,
             http,
         )
+        self._installed: dict[str, Distribution] = {}
+
+    def keep_installed(self, present: Mapping[str, Distribution]) -> None:
+        """Keep the installed variant of each release in ``present`` (canonical names)
+        the lock has at the installed version, as ``wn install`` from an index does
+        without ``--reinstall-variants``: its dependencies decide which entries follow."""
+        self._installed = dict(present)
 
     def where(self, package: LockedPackage) -> str:
         return f"{self.lock.path}: {package.name} {package.version}"
@@ -116,6 +128,10 @@ class LockInstaller:
                     f"{self.lock.path}: two entries for {package.name} apply to this environment"
                 )
             candidates[package.name] = package
+        for package in self.lock.packages:  # said, so that "installed nothing" is explained
+            wanted = self.lock.requested is None or package.name in self.lock.requested
+            if wanted and package.name not in candidates:
+                LOG.warning("skipped %s: %s", package.name, self._why_skipped(package))
         picked: dict[str, Picked] = {}
         if self.lock.requested is None:
             for package in candidates.values():
@@ -141,14 +157,28 @@ class LockInstaller:
                 todo.append(dep.name)
         return [picked[n] for n in sorted(picked)]
 
+    def _why_skipped(self, package: LockedPackage) -> str:
+        """Why an entry does not apply here, in words (its marker or requires-python)."""
+        if package.marker is not None and not self._holds(package.marker, self.where(package)):
+            return f"marker {one_line(package.marker, 120)!r} is false here"
+        return (
+            f"requires-python {one_line(package.requires_python or '', 60)!r} excludes "
+            f"Python {self.target.python_version}"
+        )
+
     def _edge_holds(self, parent: Picked, marker: str | None) -> bool:
         if marker is None:
             return True
-        parsed = VariantMarker(marker)
-        return any(
-            parsed.evaluate(parent.env, {**self.target.markers, "extra": extra})
-            for extra in ("", *parent.package.extras)
-        )
+        try:
+            parsed = VariantMarker(marker)
+            return any(
+                parsed.evaluate(parent.env, {**self.target.markers, "extra": extra})
+                for extra in ("", *parent.package.extras)
+            )
+        except WheelnextError as exc:  # e.g. 'a' in dependency_groups: not a 508 marker
+            raise InstallerError(
+                f"{self.where(parent.package)}: dependency marker: {one_line(str(exc), 300)}"
+            ) from None
 
     # -- which wheel ----------------------------------------------------------------------
 
@@ -167,9 +197,11 @@ class LockInstaller:
                 f"{self.where(package)}: no listed wheel fits this machine "
                 f"({one_line(reason, 200)})"
             )
-        best = selection.ranked[0]
+        best, kept = keep(self._installed.get(package.name), package.version, selection.ranked)
         env = self.selector.variant_environment(best.wheel, package.variants)
-        return Picked(package, by_name[str(best.wheel)], best.wheel, best.why, env)
+        if kept is not None and kept.installed is not None:  # its label is not usable here
+            env = kept.installed.variant_env
+        return Picked(package, by_name[str(best.wheel)], best.wheel, best.why, env, kept)
 
     # -- the files ------------------------------------------------------------------------
 
@@ -182,8 +214,8 @@ class LockInstaller:
             raise InstallerError(f"{where}: no hash this installer can verify")
         destination = work / hashlib.sha256(wheel.name.encode()).hexdigest()[:32] / "w.whl"
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if wheel.url is not None:
-            self.http.download(wheel.url, usable.get("sha256"), destination)
+        if wheel.url is not None:  # verified below, against the lock's hashes
+            self.http.download(wheel.url, None, destination, expected_size=wheel.size)
         else:
             assert wheel.path is not None
             source = (self.lock_dir / wheel.path).resolve()
@@ -202,7 +234,9 @@ class LockInstaller:
                 found = hashlib.file_digest(f, algorithm).hexdigest()
             if found != digest:
                 destination.unlink()
-                raise InstallerError(f"{where}: {algorithm} mismatch with the lock; refusing it")
+                raise InstallerError(
+                    f"{where}: {algorithm} mismatch (the lock says {digest}, got {found})"
+                )
         named = destination.with_name(wheel.name)
         destination.rename(named)
         return named
@@ -251,6 +285,7 @@ class LockInstaller:
             why=picked.why,
             variant_env=picked.env,
             variant_metadata=package.variants,
+            kept=picked.kept,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.version import Version
 
@@ -20,6 +21,26 @@ LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
 def is_lock_name(filename: str) -> bool:
     """True for a PEP 751 lock file name (``pylock.toml``, ``pylock.dev.toml``)."""
     return bool(LOCK_NAME.match(filename))
+
+
+_TOML_LINE = re.compile(r"^(\[\[?[^\]]*\]\]?|[A-Za-z0-9_.\"'-]+\s*=(?!=).*)$")
+SNIFF_BYTES = 64 * 1024
+
+
+def looks_like_lock(path: str) -> bool:
+    """Whether the ``-r`` file ``path`` reads like TOML rather than requirements: its first
+    non-comment line is ``key = value`` or ``[table]``, or names ``lock-version``."""
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    for raw in head.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        return "lock-version" in line or bool(_TOML_LINE.match(line))
+    return False
 
 
 @dataclass(frozen=True, slots=True)

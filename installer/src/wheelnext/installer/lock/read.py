@@ -6,8 +6,10 @@ lock and the package."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelnext.core.errors import WheelnextError, one_line
 from wheelnext.core.filenames import WheelFilename
+from wheelnext.core.files import read_user_file
 from wheelnext.core.markers import VariantMarker
 from wheelnext.core.metadata import VariantMetadata
 from wheelnext.installer.errors import InstallerError
@@ -32,11 +35,16 @@ from wheelnext.installer.lock.model import (
 from wheelnext.installer.lock.variants_json import validate
 
 MAX_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 32  # a lock nests ~8 levels (variants-json inside a package inside packages)
 MAX_PACKAGES = 20_000
 MAX_WHEELS = 5_000  # per package
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*\.whl$")  # wheel names: no separators
 _HEX = re.compile(r"^[0-9a-f]{16,256}$")
 _SOURCES = ("sdist", "vcs", "directory", "archive")
+# a locked wheel is verified with every listed hash hashlib can compute (shake_* needs a
+# length, so it is skipped); at least one must resist collisions as well as sha256 does
+VERIFIABLE = frozenset(hashlib.algorithms_guaranteed - {"shake_128", "shake_256"})
+STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b"})
 
 
 class _Reader:
@@ -91,6 +99,19 @@ class _Reader:
                 ) from None
         return text
 
+    def http_url(self, url: str, where: str, field: str) -> None:
+        """``url`` is an http(s) URL with a host (and a valid port, if any)."""
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- raises ValueError on a bad port
+            good = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError as exc:
+            raise self.fail(
+                where, f"'{field}' is not a valid URL ({one_line(str(exc), 80)})"
+            ) from None
+        if not good:
+            raise self.fail(where, f"'{field}' must be an http(s) URL")
+
     def marker(self, text: str | None, where: str, field: str) -> str | None:
         if text is None:
             return None
@@ -108,19 +129,20 @@ class _Reader:
 def read_lock(path: Path) -> Lock:
     """Parse and check the lock file at ``path`` (see the module docstring)."""
     reader = _Reader(str(path))
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise reader.fail("", str(exc.strerror or exc)) from None
-    if len(data) > MAX_BYTES:
-        raise reader.fail("", f"larger than {MAX_BYTES // (1024 * 1024)} MiB; refusing")
+    try:  # a regular file, bounded (a FIFO or /dev/zero is refused, not read)
+        data = read_user_file(path, "", MAX_BYTES)
+    except WheelnextError as exc:
+        raise InstallerError(str(exc)) from None
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise reader.fail("", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise reader.fail("", f"not valid TOML ({one_line(str(exc), 200)})") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise reader.fail("", "nested too deeply; refusing") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise reader.fail("", f"nested more than {MAX_DEPTH} levels deep; refusing")
     version = reader.get(doc, "lock-version", str, "", required=True)
     major = version.split(".", 1)[0]
     if major != "1":
@@ -143,6 +165,19 @@ def read_lock(path: Path) -> Lock:
     return Lock(reader.path, requires_python, tuple(environments), packages, requested)
 
 
+def _depth(doc: object) -> int:
+    """How deeply tables and arrays nest in ``doc`` (iteratively: no recursion to abuse)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(doc, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        children = value.values() if isinstance(value, dict) else value
+        assert isinstance(children, Iterable)  # only tables and arrays are stacked
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
 def _package(reader: _Reader, item: object, number: int) -> LockedPackage:
     where = f"packages[{number}]: "
     if not isinstance(item, dict):
@@ -156,8 +191,8 @@ def _package(reader: _Reader, item: object, number: int) -> LockedPackage:
     marker = reader.marker(reader.get(item, "marker", str, where), where, "packages.marker")
     requires_python = reader.requires_python(item, where)
     index = reader.get(item, "index", str, where)
-    if index is not None and urlsplit(index).scheme not in ("http", "https"):
-        raise reader.fail(where, "'index' must be an http(s) URL")
+    if index is not None:
+        reader.http_url(index, where, "index")
     deps = tuple(
         _dependency(reader, d, where) for d in reader.get(item, "dependencies", list, where) or []
     )
@@ -214,9 +249,7 @@ def _wheel(reader: _Reader, item: object, name: str, version: Version, where: st
     if (url is None) == (path is None):
         raise reader.fail(where, "give exactly one of 'url' or 'path'")
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise reader.fail(where, "'url' must be an http(s) URL")
+        reader.http_url(url, where, "url")
     if path is not None:
         pure = PurePosixPath(path)
         if pure.is_absolute() or ".." in pure.parts or "\\" in path or ":" in path:
@@ -229,7 +262,14 @@ def _wheel(reader: _Reader, item: object, name: str, version: Version, where: st
     for algorithm, digest in hashes_raw.items():
         if not isinstance(digest, str) or not _HEX.match(digest.lower()):
             raise reader.fail(where, f"invalid {one_line(str(algorithm), 20)} hash")
-        hashes[str(algorithm).lower()] = digest.lower()
-    if not hashes:
+        if str(algorithm).lower() in VERIFIABLE:  # others (shake_*, unknown) are not used
+            hashes[str(algorithm).lower()] = digest.lower()
+    if not hashes_raw:
         raise reader.fail(where, "no hashes (PEP 751 requires at least one)")
+    if not STRONG & hashes.keys():
+        raise reader.fail(
+            where,
+            f"no hash of sha256 or stronger (one of {', '.join(sorted(STRONG))}); "
+            "md5, sha1 and shake_* alone are not trusted",
+        )
     return LockedWheel(filename, url, path, size, hashes)

@@ -31,7 +31,7 @@ from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen, Finder, release_metadata
-from wheelnext.installer.http import local_path
+from wheelnext.installer.http import local_path, without_credentials
 from wheelnext.installer.indexes import Located
 from wheelnext.installer.lock.model import CREATED_BY, LOCK_VERSION, TOOL
 from wheelnext.installer.lock.variants_json import prune
@@ -187,12 +187,14 @@ class LockWriter:
             ),
         }
         indexes = sorted({f.index.url for f in wheels if not f.index.flat})
-        if first.located.index.flat is False:
-            package["index"] = first.located.index.url
+        if first.located.index.flat is False:  # a lock never holds a password
+            package["index"] = without_credentials(first.located.index.url)
         tool: dict[str, Any] = {}
         if len(indexes) > 1:
             tool["file-indexes"] = {
-                f.file.filename: f.index.url for f in wheels if not f.index.flat
+                f.file.filename: without_credentials(f.index.url)
+                for f in wheels
+                if not f.index.flat
             }
         if isinstance(metadata, VariantMetadata) and labels:
             package["variants-json"] = prune(metadata, labels)
@@ -238,7 +240,7 @@ class LockWriter:
                 )
             wheel["path"] = Path(os.path.relpath(path, self.lock_dir)).as_posix()
         else:
-            wheel["url"] = entry.url
+            wheel["url"] = without_credentials(entry.url)
         if "sha256" not in hashes or size is None:
             downloaded = finder.fetch(located)
             hashes.setdefault("sha256", _sha256(downloaded))
