@@ -81,14 +81,14 @@ def read_user_file(path: str | Path, what: str, limit: int = USER_FILE_LIMIT) ->
         with contextlib.suppress(OSError):
             mode = Path(path).stat().st_mode
             if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                raise UserFileError(shown, f"not a regular file ({_kind(mode)})") from None
+                raise UserFileError(shown, f"not a regular file ({file_kind(mode)})") from None
         raise UserFileError(shown, f"{exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise UserFileError(shown, "is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
-            raise UserFileError(shown, f"not a regular file ({_kind(info.st_mode)})")
+            raise UserFileError(shown, f"not a regular file ({file_kind(info.st_mode)})")
         if info.st_size > limit:
             raise UserFileError(shown, f"larger than {_size(limit)}; refusing")
         if hasattr(os, "set_blocking"):
@@ -117,8 +117,8 @@ def read_user_text(path: str | Path, what: str, limit: int = USER_FILE_LIMIT) ->
         raise UserFileError(shown, f"not UTF-8 text (byte {exc.start})") from None
 
 
-def _kind(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words (for one-line refusals)."""
     for test, word in (
         (stat.S_ISFIFO, "a FIFO"),
         (stat.S_ISCHR, "a character device"),

@@ -22,7 +22,7 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from wheelnext.core.files import atomic_write
+from wheelnext.core.files import atomic_write, file_kind
 from wheelnext.installer.errors import InstallerError
 
 if TYPE_CHECKING:
@@ -70,19 +70,9 @@ def check_report_path(path: str) -> None:
     if stat.S_ISDIR(mode):
         raise InstallerError(f"{shown}: is a directory")
     if not stat.S_ISREG(mode):
-        raise InstallerError(f"{shown}: not a regular file ({_kind(mode)}); refusing to replace it")
-
-
-def _kind(mode: int) -> str:
-    for test, word in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return word
-    return "not a file"
+        raise InstallerError(
+            f"{shown}: not a regular file ({file_kind(mode)}); refusing to replace it"
+        )
 
 
 def build_report(
