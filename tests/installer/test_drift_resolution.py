@@ -14,20 +14,13 @@ import pytest
 from tests.helpers import snapshot
 from tests.installer.envs import make_venv, site, wn, write_profile
 from tests.installer.index import Server, StaticIndex
-from tests.installer.wheels import build_wheel, level_release
-
-# every wheel of the release declares it; only the v4 variant's environment turns it on
-FASTPATH = "fastpath; 'x86_64 :: level :: v4' in variant_properties"
+from tests.installer.wheels import fastpath_release
 
 
 @pytest.fixture
 def demo(server: Server, built: Path) -> StaticIndex:
     index = server.index("pypi")
-    index.add(
-        *level_release(built, "demo", "2.0", ["helper", FASTPATH]),
-        build_wheel(built, "helper", "1.5"),
-        build_wheel(built, "fastpath", "1.0"),
-    )
+    index.add(*fastpath_release(built))
     return index
 
 

@@ -18,10 +18,9 @@ from tests.helpers import snapshot
 from tests.installer.envs import make_venv, site, wn, write_profile
 from tests.installer.index import Server, StaticIndex
 from tests.installer.test_lock import lock
-from tests.installer.wheels import build_wheel, level_release
+from tests.installer.wheels import build_wheel, fastpath_release
 from tests.security.crashes import CRASH_AT, CRASH_SIGNAL, wn_env
 
-FASTPATH = "fastpath; 'x86_64 :: level :: v4' in variant_properties"
 V4_LINE = "Installed demo 2.0 [v4: x86_64 :: level :: v4] from "
 
 
@@ -29,11 +28,7 @@ V4_LINE = "Installed demo 2.0 [v4: x86_64 :: level :: v4] from "
 def demo(server: Server, built: Path) -> StaticIndex:
     """demo 2.0 as v3, v4 and non-variant wheels; only v4 turns on fastpath."""
     index = server.index("pypi")
-    index.add(
-        *level_release(built, "demo", "2.0", ["helper", FASTPATH]),
-        build_wheel(built, "helper", "1.5"),
-        build_wheel(built, "fastpath", "1.0"),
-    )
+    index.add(*fastpath_release(built))
     return index
 
 

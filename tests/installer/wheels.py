@@ -119,3 +119,17 @@ def level_release(directory: Path, name: str, version: str, requires: list[str])
         build_wheel(directory, name, version, requires=requires),
         variants_json(directory, name, version, LEVELS, ["x86_64"]),
     ]
+
+
+# every wheel of the release declares it; only the v4 variant's environment turns it on
+FASTPATH = "fastpath; 'x86_64 :: level :: v4' in variant_properties"
+
+
+def fastpath_release(directory: Path) -> list[Path]:
+    """demo 2.0 as ``LEVELS`` variants and a non-variant wheel, each needing ``helper`` and
+    (on v4 only) ``fastpath``, with helper 1.5 and fastpath 1.0: the drift tests' world."""
+    return [
+        *level_release(directory, "demo", "2.0", ["helper", FASTPATH]),
+        build_wheel(directory, "helper", "1.5"),
+        build_wheel(directory, "fastpath", "1.0"),
+    ]
