@@ -18,28 +18,33 @@ A full hit imports neither pluggy nor the provider machinery (``lookup``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from wheelnext.core import safejson
 from wheelnext.core.answers import check_unique_namespaces, result_from_json
 from wheelnext.core.errors import WheelnextError
-from wheelnext.core.supported import ProviderResult
 
 try:  # hashlib's blake2b, without loading OpenSSL first (~2 ms of a cache hit)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - CPython always builds _blake2
     from hashlib import blake2b
 
+TYPE_CHECKING = False  # not typing's, nor pathlib at the top: a cache hit needs neither
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
+
     from wheelnext.core.discovery import ProviderSource
     from wheelnext.core.providers import DetectContext
+    from wheelnext.core.supported import ProviderResult
+
+    Entries = list[tuple["Source", ProviderResult | None]]
+    Runner = Callable[[Sequence[ProviderSource]], list[ProviderResult]]
+    Resolver = Callable[[list[ProviderResult]], list[ProviderResult]]
 
 FORMAT = 1
 MAX_AGE_S = 24 * 3600
@@ -52,9 +57,6 @@ _KINDS = ("native", "plugin-api")
 _INSTALLED = (".dist-info", ".egg-info", ".pth")
 
 Source = tuple[str, str, str, str, str]  # name, ref, kind, distribution, version
-Entries = list[tuple[Source, ProviderResult | None]]
-Runner = Callable[[Sequence["ProviderSource"]], list[ProviderResult]]
-Resolver = Callable[[list[ProviderResult]], list[ProviderResult]]
 
 
 def disabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -66,16 +68,23 @@ def disabled(environ: Mapping[str, str] | None = None) -> bool:
 def cache_dir() -> Path:
     """``platformdirs.user_cache_dir("wheelnext")/detect`` (on Linux computed the same way
     without importing platformdirs, which costs more than a cache hit)."""
+    from pathlib import Path
+
+    return Path(_cache_dir())
+
+
+def _cache_dir() -> str:
+    """``cache_dir()`` as text, without importing pathlib (a cache hit does not need it)."""
     if sys.platform == "linux":
-        base = Path(os.environ.get("XDG_CACHE_HOME", "").strip())
-        if not base.is_absolute():
-            base = Path("~/.cache").expanduser()
-        root = base / "wheelnext"
+        base = os.environ.get("XDG_CACHE_HOME", "").strip()
+        if not os.path.isabs(base):  # noqa: PTH117 -- os.path: no pathlib on a cache hit
+            base = os.path.expanduser("~/.cache")  # noqa: PTH111
+        root = os.path.join(base, "wheelnext")  # noqa: PTH118
     else:
         from platformdirs import user_cache_dir
 
-        root = Path(user_cache_dir("wheelnext"))
-    return root / "detect"
+        root = user_cache_dir("wheelnext")
+    return os.path.join(root, "detect")  # noqa: PTH118
 
 
 def _installed(directory: str) -> list[tuple[str, int]] | None:
@@ -101,7 +110,8 @@ def _mtime(path: Path) -> int:
 
 def _boot_id() -> str:
     try:
-        return Path(BOOT_ID).read_text(encoding="ascii", errors="replace")[:64].strip()
+        with open(BOOT_ID, encoding="ascii", errors="replace") as file:  # noqa: PTH123 -- no pathlib on a cache hit
+            return file.read(64).strip()
     except OSError:
         return ""
 
@@ -113,7 +123,7 @@ def cache_key(environ: Mapping[str, str], sysroot: str = "/") -> str:
         "executable": sys.executable,
         "python": sys.version,
         "path": [[entry, _installed(entry)] for entry in sys.path],
-        "cwd": str(Path.cwd()) if "" in sys.path else None,
+        "cwd": os.getcwd() if "" in sys.path else None,  # noqa: PTH109 -- as Path.cwd()
         "environ": sorted((k, v) for k, v in environ.items() if k not in VOLATILE),
         "sysroot": sysroot,
         "boot": _boot_id(),
@@ -132,7 +142,7 @@ def _source_of(data: object) -> Source:
     return (data[0], data[1], data[2], data[3], data[4])
 
 
-def load(path: Path, key: str) -> Entries | None:
+def load(path: str | Path, key: str) -> Entries | None:
     """The sources and stored answers in ``path`` if it is a valid entry for ``key``."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -191,6 +201,8 @@ def store(directory: Path, key: str, entries: Sequence[tuple[Source, ProviderRes
             for source, result in entries
         ],
     }
+    import contextlib
+
     data = json.dumps(doc, separators=(",", ":")).encode()
     path = directory / f"{key[:40]}.json"
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -213,8 +225,8 @@ def _prune(directory: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _path(key: str) -> Path:
-    return cache_dir() / f"{key[:40]}.json"
+def _path(key: str) -> str:
+    return os.path.join(_cache_dir(), f"{key[:40]}.json")  # noqa: PTH118
 
 
 def lookup(environ: Mapping[str, str] | None = None) -> list[ProviderResult] | None:

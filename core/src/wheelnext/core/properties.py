@@ -8,10 +8,13 @@ Text forms use `` :: `` as separator; parsers accept any whitespace, or none, ar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Self
 
+from wheelnext.core._frozen import Frozen
 from wheelnext.core.errors import InvalidPropertyError
+
+TYPE_CHECKING = False  # not typing's: wn-detect's start-up
+if TYPE_CHECKING:
+    from typing import Self
 
 NAMESPACE_PATTERN = r"[a-z0-9_]+"
 FEATURE_PATTERN = r"[a-z0-9_]+"
@@ -21,6 +24,7 @@ _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 _FEATURE_RE = re.compile(FEATURE_PATTERN)
 _VALUE_RE = re.compile(VALUE_PATTERN)
 _SEPARATOR_RE = re.compile(r"\s*::\s*")
+_set = object.__setattr__  # the records' own __setattr__ refuses every assignment
 
 
 def _check(kind: str, text: object, regex: re.Pattern[str], charset: str) -> str:
@@ -54,16 +58,16 @@ def _split(text: str, parts: int, kind: str) -> list[str]:
     return pieces
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class VariantFeature:
+class VariantFeature(Frozen):
     """A feature within a namespace: ``namespace :: feature``."""
 
+    __slots__ = __match_args__ = ("namespace", "feature")
     namespace: str
     feature: str
 
-    def __post_init__(self) -> None:
-        validate_namespace(self.namespace)
-        validate_feature_name(self.feature)
+    def __init__(self, namespace: str, feature: str) -> None:
+        _set(self, "namespace", validate_namespace(namespace))
+        _set(self, "feature", validate_feature_name(feature))
 
     @classmethod
     def parse(cls, text: str) -> Self:
@@ -74,19 +78,48 @@ class VariantFeature:
     def __str__(self) -> str:
         return f"{self.namespace} :: {self.feature}"
 
+    # equal only to the same class; ordered and hashed as the tuple of the fields
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature) == (other.namespace, other.feature)
 
-@dataclass(frozen=True, order=True, slots=True)
-class VariantProperty:
+    def __hash__(self) -> int:
+        return hash((self.namespace, self.feature))
+
+    def __lt__(self, other: VariantFeature) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature) < (other.namespace, other.feature)
+
+    def __le__(self, other: VariantFeature) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature) <= (other.namespace, other.feature)
+
+    def __gt__(self, other: VariantFeature) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature) > (other.namespace, other.feature)
+
+    def __ge__(self, other: VariantFeature) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature) >= (other.namespace, other.feature)
+
+
+class VariantProperty(Frozen):
     """One variant property: ``namespace :: feature :: value``."""
 
+    __slots__ = __match_args__ = ("namespace", "feature", "value")
     namespace: str
     feature: str
     value: str
 
-    def __post_init__(self) -> None:
-        validate_namespace(self.namespace)
-        validate_feature_name(self.feature)
-        validate_value(self.value)
+    def __init__(self, namespace: str, feature: str, value: str) -> None:
+        _set(self, "namespace", validate_namespace(namespace))
+        _set(self, "feature", validate_feature_name(feature))
+        _set(self, "value", validate_value(value))
 
     @classmethod
     def parse(cls, text: str) -> Self:
@@ -101,6 +134,55 @@ class VariantProperty:
 
     def __str__(self) -> str:
         return f"{self.namespace} :: {self.feature} :: {self.value}"
+
+    # equal only to the same class; ordered and hashed as the tuple of the fields
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature, self.value) == (
+            other.namespace,
+            other.feature,
+            other.value,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.namespace, self.feature, self.value))
+
+    def __lt__(self, other: VariantProperty) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature, self.value) < (
+            other.namespace,
+            other.feature,
+            other.value,
+        )
+
+    def __le__(self, other: VariantProperty) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature, self.value) <= (
+            other.namespace,
+            other.feature,
+            other.value,
+        )
+
+    def __gt__(self, other: VariantProperty) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature, self.value) > (
+            other.namespace,
+            other.feature,
+            other.value,
+        )
+
+    def __ge__(self, other: VariantProperty) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.namespace, self.feature, self.value) >= (
+            other.namespace,
+            other.feature,
+            other.value,
+        )
 
 
 PropertyTree = dict[str, dict[str, list[str]]]

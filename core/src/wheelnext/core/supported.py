@@ -6,36 +6,98 @@ back into the same value, so ranking for another machine is the same code path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
-
 from wheelnext.core import safejson
+from wheelnext.core._frozen import Frozen
 from wheelnext.core.errors import MetadataError
 
-Status = Literal["ok", "absent", "failed"]
+TYPE_CHECKING = False  # not typing's, nor pathlib at the top: wn-detect's start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from pathlib import Path
+    from typing import Any, Literal
+
+    Status = Literal["ok", "absent", "failed"]
+
+_set = object.__setattr__  # the records' own __setattr__ refuses every assignment
 
 
-@dataclass(frozen=True, slots=True)
-class SupportedFeature:
+class SupportedFeature(Frozen):
     """A supported feature: its values best first, and whether wheels may list several."""
 
+    __slots__ = __match_args__ = ("name", "values", "multi_value")
     name: str
     values: tuple[str, ...]
-    multi_value: bool = False
+    multi_value: bool
+
+    def __init__(self, name: str, values: tuple[str, ...], multi_value: bool = False) -> None:
+        _set(self, "name", name)
+        _set(self, "values", values)
+        _set(self, "multi_value", multi_value)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.name, self.values, self.multi_value) == (
+            other.name,
+            other.values,
+            other.multi_value,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.values, self.multi_value))
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderResult:
+class ProviderResult(Frozen):
     """One provider's answer: its status, where it came from, and its features."""
 
+    __slots__ = __match_args__ = (
+        "namespace",
+        "status",
+        "features",
+        "distribution",
+        "version",
+        "error",
+    )
     namespace: str
     status: Status
-    features: tuple[SupportedFeature, ...] = ()
-    distribution: str = ""
-    version: str = ""
-    error: str | None = None
+    features: tuple[SupportedFeature, ...]
+    distribution: str
+    version: str
+    error: str | None
+
+    def __init__(  # noqa: PLR0917 -- the record's six fields, as the dataclass had
+        self,
+        namespace: str,
+        status: Status,
+        features: tuple[SupportedFeature, ...] = (),
+        distribution: str = "",
+        version: str = "",
+        error: str | None = None,
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "status", status)
+        _set(self, "features", features)
+        _set(self, "distribution", distribution)
+        _set(self, "version", version)
+        _set(self, "error", error)
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.namespace,
+            self.status,
+            self.features,
+            self.distribution,
+            self.version,
+            self.error,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,11 +113,22 @@ class ProviderResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class SupportedProperties:
+class SupportedProperties(Frozen):
     """Every provider's result; only ``ok`` results contribute supported properties."""
 
-    providers: tuple[ProviderResult, ...] = ()
+    __slots__ = __match_args__ = ("providers",)
+    providers: tuple[ProviderResult, ...]
+
+    def __init__(self, providers: tuple[ProviderResult, ...] = ()) -> None:
+        _set(self, "providers", providers)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.providers == other.providers
+
+    def __hash__(self) -> int:
+        return hash((self.providers,))
 
     @classmethod
     def from_features(cls, tree: Mapping[str, Mapping[str, Iterable[str]]]) -> SupportedProperties:
@@ -127,6 +200,8 @@ class SupportedProperties:
     @classmethod
     def load(cls, path: str | Path) -> SupportedProperties:
         """Read a profile file written by ``wn-detect --json``."""
+        from pathlib import Path
+
         from wheelnext.core.files import UserFileError, read_user_file
 
         path = Path(path)

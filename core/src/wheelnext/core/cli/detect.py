@@ -8,50 +8,65 @@ Each provider runs in its own process (``--isolation``); answers are cached on d
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's: importing typing costs ~3 ms of every run
 if TYPE_CHECKING:
+    import argparse
+    import contextlib
+    from typing import TextIO
+
     from wheelnext.core.discovery import ProviderSource
     from wheelnext.core.properties import VariantProperty
     from wheelnext.core.providers import DetectContext
     from wheelnext.core.supported import ProviderResult, SupportedProperties
 
 
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (``--timeout``)."""
+def _seconds(text: str) -> float | None:
+    """``text`` as a positive, finite number of seconds below a day (``--timeout``), or None."""
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
-    if not 0 < value < 86400:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
-    return value
+        return None
+    return value if 0 < value < 86400 else None
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(
         prog=prog or "wn-detect",
         description="Show the variant properties this machine supports, best first.",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON profile")
     parser.add_argument(
+        "--profile-url",
+        action="store_true",
+        help="print the profile as a URL-safe token for a proxy's /p/TOKEN/simple/ "
+        "(spec/profile-token.md; default: print the table)",
+    )
+    parser.add_argument(
+        "--properties",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="show a saved profile (a 'wn-detect --json' document) instead of detecting "
+        "(default: detect this machine)",
+    )
+    parser.add_argument(
         "--namespace",
         action="append",
         metavar="NS",
-        help="only this namespace (repeatable)",
+        help="only this namespace (repeatable; default: every namespace)",
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
         default=None,
         metavar="SECONDS",
-        help="time limit for each provider (default 5)",
+        help="time limit for each provider, more than 0 and less than a day (default 5)",
     )
     parser.add_argument(
         "--isolation",
@@ -82,7 +97,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="read /proc and /sys under DIR (recorded machines)",
+        help="read /proc and /sys under DIR (recorded machines; default: /)",
     )
     return parser
 
@@ -184,7 +199,7 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
     undeclared = _undeclared(prop, found.source)
     if undeclared is not None:
         return fail(prog, f"--explain: {undeclared}")
-    with contextlib.redirect_stdout(sys.stderr):
+    with _stdout_to_stderr():
         supported = detect(
             [found.source],
             context=context,
@@ -270,6 +285,25 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 130
 
 
+def _conflict(args: argparse.Namespace) -> str | None:
+    """Why the options cannot run together or hold a wrong value (one line), or None."""
+    if args.timeout is not None and _seconds(args.timeout) is None:
+        return (
+            f"--timeout {args.timeout}: expected a number of seconds, more than 0 and "
+            "less than 86400"
+        )
+    if args.sysroot is not None and not args.sysroot.is_dir():
+        what = "not a directory" if args.sysroot.exists() else "does not exist"
+        return f"--sysroot {args.sysroot}: {what}"
+    if args.profile_url and (args.json or args.explain):
+        other = "--json" if args.json else "--explain"
+        return f"--profile-url prints a token; it cannot be combined with {other}"
+    if args.properties is not None and (args.explain or args.sysroot):
+        other = "--explain" if args.explain else "--sysroot"
+        return f"--properties reads a saved profile; it cannot be combined with {other}"
+    return None
+
+
 def _cached() -> SupportedProperties | None:
     """Every answer from the detection cache, or None (imports no provider machinery)."""
     from wheelnext.core.detect_cache import lookup
@@ -279,14 +313,39 @@ def _cached() -> SupportedProperties | None:
     return None if results is None else SupportedProperties(tuple(results))
 
 
+def _stdout_to_stderr() -> contextlib.redirect_stdout[TextIO]:
+    """What providers print goes to stderr (imported here: the cached path needs none)."""
+    import contextlib
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
+QUICK_FLAGS = frozenset({"--json", "--profile-url", "--all", "--no-cache"})
+
+
+def _arguments(argv: list[str] | None, prog: str | None) -> argparse.Namespace:
+    """The parsed command line; the common forms (only flags of ``QUICK_FLAGS``) without
+    argparse, whose import and set-up cost ~15 ms, a third of a cached run."""
+    given = sys.argv[1:] if argv is None else argv
+    if not set(given) <= QUICK_FLAGS:
+        return _parser(prog).parse_args(given)
+    from types import SimpleNamespace
+
+    defaults = {"namespace": None, "timeout": None, "isolation": "process", "explain": None}
+    flags = {flag.removeprefix("--").replace("-", "_"): flag in given for flag in QUICK_FLAGS}
+    return SimpleNamespace(properties=None, sysroot=None, **defaults, **flags)  # type: ignore[return-value]
+
+
 def _main(argv: list[str] | None, prog: str | None) -> int:
-    args = _parser(prog).parse_args(argv)
+    args = _arguments(argv, prog)
     prog = prog or "wn-detect"
-    if args.sysroot is not None and not args.sysroot.is_dir():
+    problem = _conflict(args)
+    if problem is not None:
         from wheelnext.core.cli._common import fail
 
-        what = "not a directory" if args.sysroot.exists() else "does not exist"
-        return fail(prog, f"--sysroot {args.sysroot}: {what}")
+        return fail(prog, problem)
+    if args.timeout is not None:
+        args.timeout = _seconds(args.timeout)
     context = None
     if args.sysroot or args.explain:
         from wheelnext.core.providers import DetectContext
@@ -294,11 +353,22 @@ def _main(argv: list[str] | None, prog: str | None) -> int:
         context = DetectContext(sysroot=args.sysroot) if args.sysroot else None
     if args.explain:
         return _explain(args, prog, context)
-    supported = None if args.no_cache or context else _cached()
+    supported: SupportedProperties | None = None
+    if args.properties is not None:
+        from wheelnext.core.cli._common import fail
+        from wheelnext.core.errors import MetadataError
+        from wheelnext.core.supported import SupportedProperties
+
+        try:
+            supported = SupportedProperties.load(args.properties)
+        except MetadataError as exc:
+            return fail(prog, f"--properties {exc}")
+    elif not args.no_cache and context is None:
+        supported = _cached()
     if supported is None:  # providers that print must not corrupt --json
         from wheelnext.core.detection import DEFAULT_TIMEOUT, detect
 
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             supported = detect(
                 context=context,
                 timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
@@ -312,13 +382,24 @@ def _main(argv: list[str] | None, prog: str | None) -> int:
         if unknown:
             from wheelnext.core.cli._common import fail
 
-            return fail(
-                prog,
-                f"--namespace {unknown[0]}: no installed provider answers for it "
-                f"(installed: {', '.join(sorted(known)) or 'none'})",
-            )
+            names = ", ".join(sorted(known)) or "none"
+            if args.properties is not None:
+                problem = f"not in {args.properties} (its namespaces: {names})"
+            else:
+                problem = f"no installed provider answers for it (installed: {names})"
+            return fail(prog, f"--namespace {unknown[0]}: {problem}")
         supported = supported.only(args.namespace)
-    if args.json:
+    if args.profile_url:
+        from wheelnext.core.profile_token import ProfileTokenError, encode_profile
+
+        try:
+            token = encode_profile(supported)
+        except ProfileTokenError as exc:
+            from wheelnext.core.cli._common import fail
+
+            return fail(prog, f"--profile-url: {exc}")
+        sys.stdout.write(token + "\n")
+    elif args.json:
         sys.stdout.write(json.dumps(supported.to_json(), indent=2) + "\n")
     else:
         _table(supported, args.all)
