@@ -1,31 +1,35 @@
-"""zstd against DEFLATE on real large binary wheels: size and install time.
+"""Install the PyTorch 2.13.0 CPU wheel (12,248 members) from a local file: ``wn install``
+against ``pip install --no-deps --no-compile --target`` and ``uv pip install --no-deps
+--target``; wall time and peak RSS, interleaved runs, medians, ratios wn / peer.
 
-Wheels (downloaded once into bench/.cache with ``pip download --no-deps``):
-the PyTorch 2.13.0 CPU wheel, numpy 2.2.6 and nvidia-nvjitlink-cu12 12.4.127, all as
-published (DEFLATE). Each is rewritten with ``wn wheel recompress --zstd`` at several
-levels. For every encoding the script prints the archive size relative to the published
-one, the time to recompress, and the time ``wn`` takes to check and install it into an
-empty target (best of N), next to the published wheel's; ``pip install --no-deps
---target`` of the published wheel is the named peer. Ratios above 1: the peer is slower.
+The wheel comes from ``pip download torch==2.13.0 --no-deps`` into ``bench/.cache`` (on
+this machine pip's configuration finds it in a local folder; uv cannot download it, so
+every tool is given the local file's path). Each run is a fresh process into an empty
+target; peak RSS is the ``ru_maxrss`` ``wait4`` reports for that process and every
+descendant it waited for. uv runs with ``--no-cache`` (a fresh temporary cache: it unpacks
+the wheel every run, as the others do).
+
+``--zstd 3,10,19`` adds the older comparison: each wheel of ``--only``/the list rewritten
+with ``wn wheel recompress --zstd`` at those levels, size and wn's in-process check and
+install time against the published (DEFLATE) wheel.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from wheelnext.installer.archive import check_archive
-from wheelnext.installer.recompress import recompress
-from wheelnext.installer.target import probe
-from wheelnext.installer.transaction import transaction
 
 CACHE = Path(__file__).parent / ".cache"
 WHEELS = {
@@ -59,6 +63,10 @@ def fetch(requirement: str, pattern: str) -> Path:
 
 def install_time(wheel: Path, work: Path, runs: int) -> float:
     """Best time for wn's path: every archive check, then the transactional install."""
+    from wheelnext.installer.archive import check_archive
+    from wheelnext.installer.target import probe
+    from wheelnext.installer.transaction import transaction
+
     times = []
     for _ in range(runs):
         target_dir = work / "target"
@@ -102,18 +110,116 @@ def pip_time(wheel: Path, work: Path, runs: int) -> float:
     return min(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", default="3,10,19", help="zstd levels (default %(default)s)")
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--only", help="one requirement of the list, e.g. numpy==2.2.6")
-    args = parser.parse_args()
-    levels = [int(x) for x in args.levels.split(",")]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
+
+
+def measured(command: list[str]) -> tuple[float, int]:
+    """Run ``command``; its wall time and the peak RSS (bytes) of its process tree."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        took = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-2000:]
+            sys.exit(f"{command[0]} failed ({child.returncode}): {tail}")
+    return took, usage.ru_maxrss * 1024
+
+
+def install_commands(wheel: Path) -> dict[str, Callable[[Path], list[str]]]:
+    return {
+        "wn": lambda target: [
+            str(BIN / "wn"),
+            "install",
+            str(wheel),
+            "--no-deps",
+            "--no-index",
+            "--no-cache",
+            "--target",
+            str(target),
+            "-q",
+        ],
+        "pip": lambda target: [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        "uv": lambda target: [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-cache",
+            "--python",
+            sys.executable,
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+    }
+
+
+def members(target: Path) -> int:
+    return sum(1 for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def compare_installers(wheel: Path, runs: int) -> None:
+    """wn, pip and uv installing ``wheel``, interleaved; medians and ratios."""
+    tools = install_commands(wheel)
+    results: dict[str, list[tuple[float, int]]] = {tool: [] for tool in tools}
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        for run in range(runs):
+            order = list(tools.items())
+            order = order[run % len(order) :] + order[: run % len(order)]
+            for tool, command in order:
+                target = Path(tmp) / f"{tool}{run}"
+                results[tool].append(measured(command(target)))
+                counts[tool] = members(target)
+                shutil.rmtree(target)
+    print(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB; files installed: {counts}")
+    print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"medians of {runs} interleaved runs")
+    print("| tool | time | peak RSS | time wn / tool | RSS wn / tool |")
+    print("|---|---:|---:|---:|---:|")
+    median = {
+        tool: (
+            statistics.median(t for t, _ in values),
+            statistics.median(r for _, r in values),
+        )
+        for tool, values in results.items()
+    }
+    wn_time, wn_rss = median["wn"]
+    for tool, (took, rss) in median.items():
+        print(
+            f"| {tool} | {took:.2f} s | {rss / 2**20:.0f} MiB | {wn_time / took:.2f} "
+            f"| {wn_rss / rss:.2f} |"
+        )
+
+
+def compare_zstd(args: argparse.Namespace) -> None:
+    """The older zstd-vs-DEFLATE table (sizes, recompress time, wn's install time)."""
+    from wheelnext.installer.recompress import recompress
+
+    levels = [int(x) for x in args.zstd.split(",")]
     CACHE.mkdir(exist_ok=True)
     print("| wheel | encoding | size | of published | recompress s | wn install s | vs published |")
     print("|---|---|---|---|---|---|---|")
     for requirement, pattern in WHEELS.items():
-        if args.only and args.only != requirement:
+        if (args.only or "torch==2.13.0") != requirement and args.only != "all":
             continue
         published = fetch(requirement, pattern)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
@@ -139,6 +245,27 @@ def main() -> None:
                     flush=True,
                 )
                 out.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs per tool and case (default %(default)s)"
+    )
+    parser.add_argument(
+        "--zstd",
+        metavar="LEVELS",
+        help="also compare zstd at these levels, e.g. 3,10,19 (default: skip)",
+    )
+    parser.add_argument(
+        "--only",
+        help="the wheel of the list for --zstd, or 'all' (default: torch==2.13.0)",
+    )
+    args = parser.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    compare_installers(fetch("torch==2.13.0", WHEELS["torch==2.13.0"]), args.runs)
+    if args.zstd:
+        compare_zstd(args)
 
 
 if __name__ == "__main__":

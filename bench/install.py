@@ -1,135 +1,174 @@
-"""Resolve and install a 20-package tree from a local index: ``wn install`` against
-``pip install`` and ``uv pip install`` on the same index, in the same run.
+"""Install a set of 27 real wheels from a local index, cold and warm: ``wn install``
+against ``uv pip install`` and ``pip install --no-compile``, interleaved, medians.
 
-The index is a static PEP 503/691 tree served on 127.0.0.1 (the test suite's server);
-every tool installs into an empty ``--target`` directory with its cache disabled, so each
-run resolves, downloads and installs everything. Prints best-of-N times and ratios
-(peer time / our time: above 1 means wn is faster).
+The wheels (requests, rich, httpx, pydantic, numpy, pandas, click, jinja2, attrs,
+packaging and their dependencies) are fetched once with ``pip download`` into
+``bench/.cache/install-wheels`` and served from a static PEP 503/691 index on 127.0.0.1
+(the test suite's server, with PEP 658 metadata files and PyPI's ``Cache-Control:
+max-age=600`` on pages). Every run installs into a fresh ``--target``. Cold: an empty
+cache directory per run. Warm: a cache that tool filled once before timing. Each run
+checks that the tool installed the same distributions as the others. Prints medians and
+the ratios wn / peer (below 1: wn is faster).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from tests.installer.index import serve
-from tests.installer.wheels import build_wheel, variants_json
 
-RUNS = 3
+CACHE = Path(__file__).parent / ".cache"
+WHEELS = CACHE / "install-wheels"
+REQUIREMENTS = [
+    *("requests", "rich", "httpx", "pydantic", "numpy"),
+    *("pandas", "click", "jinja2", "attrs", "packaging"),
+]
 BIN = Path(sys.executable).parent
+# no user or machine configuration (this machine's pip.conf adds find-links and indexes)
+ENV = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
 
 
-def tree(built: Path) -> list[Path]:
-    """app → 4 mid packages → 15 leaves (20 distributions, some shared, two versions each);
-    ``app`` has x86-64 level variants and an index-level variants.json."""
-    wheels = []
-    leaves = [f"leaf{i:02d}" for i in range(15)]
-    mids = [f"mid{i}" for i in range(4)]
-    for i, leaf in enumerate(leaves):
-        for version in ("1.0", "1.1"):
-            files = {f"{leaf}/data.py": os.urandom(2048).hex().encode()}
-            wheels.append(
-                build_wheel(
-                    built, leaf, version, files=files, requires_python=">=3.8" if i % 2 else None
-                )
-            )
-    for i, mid in enumerate(mids):
-        deps = [f"{leaf}>=1.0" for leaf in leaves[i * 4 : i * 4 + 5]]
-        for version in ("2.0", "2.1"):
-            wheels.append(build_wheel(built, mid, version, requires=deps))
-    levels = {"v3": {"x86_64": {"level": ["v3"]}}, "v2": {"x86_64": {"level": ["v2"]}}}
-    requires = [f"{m}>=2" for m in mids]
-    for label, props in levels.items():
-        wheels.append(
-            build_wheel(built, "app", "1.0", label=label, properties=props, requires=requires)
-        )
-    wheels.append(build_wheel(built, "app", "1.0", requires=requires))
-    wheels.append(variants_json(built, "app", "1.0", levels, ["x86_64"]))
-    return wheels
+def fetch_wheels() -> list[Path]:
+    """The wheel set, downloaded once (binary only, for this interpreter)."""
+    marker = WHEELS / "requirements.txt"
+    if not marker.is_file() or marker.read_text().split() != REQUIREMENTS:
+        shutil.rmtree(WHEELS, ignore_errors=True)
+        WHEELS.mkdir(parents=True)
+        command = [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:"]
+        subprocess.run([*command, "-d", str(WHEELS), *REQUIREMENTS], check=True)
+        marker.write_text("\n".join(REQUIREMENTS) + "\n")
+    return sorted(WHEELS.glob("*.whl"))
 
 
-def best(command: list[str], target: Path, env: dict[str, str]) -> float:
-    times = []
-    for _ in range(RUNS):
-        shutil.rmtree(target, ignore_errors=True)
-        start = time.perf_counter()
-        subprocess.run(
-            command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        times.append(time.perf_counter() - start)
-        count = len([p for p in target.iterdir() if p.name.endswith(".dist-info")])
-        assert count == 20, f"{command[0]} installed {count} distributions"
-    return min(times)
+def installed(target: Path) -> set[str]:
+    """``name-version`` of every distribution in ``target`` (names normalised)."""
+    found = set()
+    for info in target.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        found.add(f"{name.lower().replace('_', '-').replace('.', '-')}-{version}")
+    return found
+
+
+def commands(url: str) -> dict[str, Callable[[Path, Path], list[str]]]:
+    """For each tool: (target, cache directory) → the command line."""
+    return {
+        "wn": lambda target, cache: [
+            str(BIN / "wn"),
+            "install",
+            *REQUIREMENTS,
+            "--index-url",
+            url,
+            "--target",
+            str(target),
+            "--cache-dir",
+            str(cache),
+            "-q",
+        ],
+        "uv": lambda target, cache: [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            *REQUIREMENTS,
+            "--index-url",
+            url,
+            "--target",
+            str(target),
+            "--cache-dir",
+            str(cache),
+            "--python",
+            sys.executable,
+            "-q",
+        ],
+        "pip": lambda target, cache: [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            *REQUIREMENTS,
+            "--index-url",
+            url,
+            "--target",
+            str(target),
+            "--cache-dir",
+            str(cache),
+            "--no-compile",
+            "--disable-pip-version-check",
+            "-q",
+        ],
+    }
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(
+        command, check=False, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    took = time.perf_counter() - start
+    if done.returncode:
+        sys.exit(f"{command[0]} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    return took
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (default %(default)s)")
+    args = parser.parse_args()
+    wheels = fetch_wheels()
+    CACHE.mkdir(exist_ok=True)
+    # work under bench/.cache: the same file system as the caches, as for a user
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp, serve(Path(tmp) / "www") as server:
         work = Path(tmp)
-        with serve(work / "www") as server:
-            server.index("bench").add(*tree(work / "built"))
-            url = server.url("bench")
-            env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
-            ours = best(
-                [
-                    str(BIN / "wn"),
-                    "install",
-                    "app",
-                    "--index-url",
-                    url,
-                    "--target",
-                    str(work / "wn"),
-                    "--no-cache",
-                    "-q",
-                ],
-                work / "wn",
-                env,
-            )
-            pip = best(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "app",
-                    "--index-url",
-                    url,
-                    "--target",
-                    str(work / "pip"),
-                    "--no-cache-dir",
-                    "--disable-pip-version-check",
-                    "-q",
-                ],
-                work / "pip",
-                env,
-            )
-            uv = best(
-                [
-                    str(BIN / "uv"),
-                    "pip",
-                    "install",
-                    "app",
-                    "--index-url",
-                    url,
-                    "--target",
-                    str(work / "uv"),
-                    "--no-cache",
-                    "-q",
-                    "--python",
-                    sys.executable,
-                ],
-                work / "uv",
-                env,
-            )
-    print(f"wn install       {ours:6.2f} s   1.00x")
-    print(f"pip install      {pip:6.2f} s   {pip / ours:.2f}x (pip time / wn time)")
-    print(f"uv pip install   {uv:6.2f} s   {uv / ours:.2f}x (uv time / wn time)")
+        server.index("bench").add(*wheels)
+        server.page_headers["bench"] = {"Cache-Control": "max-age=600, public"}
+        tools = commands(server.url("bench"))
+        expected: set[str] | None = None
+        times: dict[tuple[str, str], list[float]] = {}
+        for tool, command in tools.items():  # fill each warm cache once (untimed)
+            target = work / "prime" / tool
+            timed(command(target, work / "warm" / tool))
+            got = installed(target)
+            expected = got if expected is None else expected
+            if got != expected:
+                sys.exit(f"{tool} installed {sorted(got ^ expected)} unlike the others")
+        assert expected is not None
+        print(f"{len(wheels)} wheels downloaded, {len(expected)} distributions installed")
+        n = 0
+        for run in range(args.runs):
+            order = list(tools.items())
+            order = order[run % len(order) :] + order[: run % len(order)]  # rotate
+            for mode in ("cold", "warm"):
+                for tool, command in order:
+                    n += 1
+                    target = work / f"t{n}"
+                    cache = work / f"cold{n}" if mode == "cold" else work / "warm" / tool
+                    times.setdefault((tool, mode), []).append(timed(command(target, cache)))
+                    if installed(target) != expected:
+                        sys.exit(f"{tool} ({mode}) installed another set")
+                    shutil.rmtree(target)
+                    if mode == "cold":
+                        shutil.rmtree(cache, ignore_errors=True)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, ")
+    print(f"medians of {args.runs} interleaved runs")
+    print("| case | wn | uv | pip | wn / uv | wn / pip |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for mode in ("cold", "warm"):
+        wn, uv, pip = (median[(tool, mode)] for tool in ("wn", "uv", "pip"))
+        print(
+            f"| {mode} | {wn:.2f} s | {uv:.2f} s | {pip:.2f} s | {wn / uv:.2f} | {wn / pip:.2f} |"
+        )
 
 
 if __name__ == "__main__":

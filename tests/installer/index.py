@@ -120,6 +120,10 @@ class Server:
     flaky: dict[str, int] = field(default_factory=dict)  # prefix → requests to fail with 503
     requests: list[str] = field(default_factory=list)
     not_modified: int = 0
+    # prefix → headers sent with its pages (200 and 304); "ETag": "" sends none, and a
+    # "Last-Modified" given here answers a matching If-Modified-Since with 304
+    page_headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    conditional: list[str] = field(default_factory=list)  # paths asked for conditionally
 
     def url(self, prefix: str) -> str:
         return f"http://127.0.0.1:{self.port}/{prefix}/simple"
@@ -161,15 +165,27 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404)
                 return
             data = local.read_bytes()
-            etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
-            if self.headers.get("If-None-Match") == etag:
+            extra = dict(server.page_headers.get(prefix, {})) if path.endswith("/") else {}
+            etag = extra.pop("ETag", '"' + hashlib.sha256(data).hexdigest()[:16] + '"')
+            modified = extra.get("Last-Modified")
+            if "If-None-Match" in self.headers or "If-Modified-Since" in self.headers:
+                server.conditional.append(path)
+            if (etag and self.headers.get("If-None-Match") == etag) or (
+                modified and self.headers.get("If-Modified-Since") == modified
+            ):
                 server.not_modified += 1
                 self.send_response(304)
-                self.send_header("ETag", etag)
+                if etag:
+                    self.send_header("ETag", etag)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 return
             self.send_response(200)
-            self.send_header("ETag", etag)
+            if etag:
+                self.send_header("ETag", etag)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -125,12 +125,16 @@ class ArchiveInfo:
     wheel_version: tuple[int, int]
     root_is_purelib: bool
     members: frozenset[str]
-    record: Mapping[str, tuple[str, int]]  # member -> (RECORD hash, size), as verified
+    # member -> (RECORD hash, size): verified by ``check_archive``; by ``inspect_archive``
+    # only what RECORD claims (``verified`` False), checked while installing (``staging``)
+    record: Mapping[str, tuple[str, int]]
     uncompressed_size: int
     methods: frozenset[int]
     links: tuple[tuple[str, str], ...] = ()
     # (scheme, path below it) of every file installing writes, entry-point scripts included
     installs: tuple[tuple[str, str], ...] = ()
+    data_dir: str = ""  # {distribution}-{version}.data, as the installer library names it
+    verified: bool = True
 
 
 @contextmanager
@@ -145,8 +149,16 @@ def _opened(path: Path) -> Iterator[Any]:
         raise InstallerError(f"{path.name}: not a valid wheel archive ({exc})") from None
 
 
-def check_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
-    """Refuse ``path`` before any write if anything about it is unsafe or inconsistent."""
+def inspect_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
+    """Every check that needs only the central directory and the small dist-info files;
+    member contents are checked against RECORD while installing, in the same pass that
+    writes them (``staging.unpack``), before anything becomes visible."""
+    return check_archive(path, limits, contents=False)
+
+
+def check_archive(path: Path, limits: Limits = Limits(), *, contents: bool = True) -> ArchiveInfo:
+    """Refuse ``path`` before any write if anything about it is unsafe or inconsistent
+    (``contents``: also decompress every member against RECORD, hashes and sizes)."""
     from installer.exceptions import InstallerError as InstallerLibraryError
     from installer.sources import WheelFile
 
@@ -163,7 +175,8 @@ def check_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
         except (InstallerLibraryError, ValueError) as exc:
             message = _library_message(exc, str(archive.filename), path.name)
             raise InstallerError(f"{path.name}: {message}") from None
-        record = _check_contents(path, archive, infos, dist_info)
+        claims = _record_claims(path, archive, dist_info)
+        record = _check_contents(path, archive, infos, claims) if contents else claims
         version, root_is_purelib = _wheel_file(path, archive, dist_info)
         _check_metadata(path, archive, dist_info, (source.distribution, source.version), version)
         scripts = _entry_point_scripts(path, archive, dist_info, names, limits)
@@ -197,6 +210,8 @@ def check_archive(path: Path, limits: Limits = Limits()) -> ArchiveInfo:
         frozenset(i.compress_type for i in infos),
         links,
         installs,
+        source.data_dir,
+        contents,
     )
 
 
@@ -204,15 +219,18 @@ def check_destinations(path: Path, info: ArchiveInfo, scheme: Mapping[str, str])
     """Refuse a wheel two of whose files land on one path of this target, or one of whose
     files would be a directory another needs (schemes may share directories: ``data`` is
     the environment's root, ``purelib`` and ``platlib`` are often one directory)."""
-    where: dict[Path, str] = {}
+    where: dict[str, str] = {}  # strings, not Paths: 12,000 files in a torch wheel
+    roots: dict[str, str] = {}
     for scheme_name, relative in info.installs:
-        root = scheme.get(scheme_name)
+        root = roots.get(scheme_name)
         if root is None:
-            raise InstallerError(
-                f"{path.name}: installs into the {scheme_name!r} scheme, which this "
-                "environment does not have"
-            )
-        target = Path(root, relative)
+            if scheme_name not in scheme:
+                raise InstallerError(
+                    f"{path.name}: installs into the {scheme_name!r} scheme, which this "
+                    "environment does not have"
+                )
+            root = roots[scheme_name] = str(Path(scheme[scheme_name]))
+        target = f"{root}/{relative}"  # relative: checked safe, no empty or dot segments
         shown = f"{scheme_name}/{relative}"
         if target in where:
             raise InstallerError(
@@ -220,13 +238,17 @@ def check_destinations(path: Path, info: ArchiveInfo, scheme: Mapping[str, str])
                 "installed as the same file"
             )
         where[target] = shown
+    checked: set[str] = set()  # directories already known to be no file's path
     for target, shown in where.items():
-        for parent in target.parents:
+        parent = target.rpartition("/")[0]
+        while parent and parent not in checked:
             if parent in where:
                 raise InstallerError(
                     f"{path.name}: {_shown(shown)} would be installed inside "
                     f"{_shown(where[parent])}, which is a file"
                 )
+            checked.add(parent)
+            parent = parent.rpartition("/")[0]
 
 
 def _shown(name: str, limit: int = 120) -> str:
@@ -336,11 +358,9 @@ def _name_problem(name: str, limits: Limits) -> str | None:
     return None
 
 
-def _check_contents(
-    path: Path, archive: Any, infos: list[Any], dist_info: str
-) -> dict[str, tuple[str, int]]:
-    """Decompress every member once (bounded by its declared size) against RECORD;
-    return the verified (hash, size) of every member RECORD lists with a hash."""
+def _record_claims(path: Path, archive: Any, dist_info: str) -> dict[str, tuple[str, int]]:
+    """RECORD's ``(algorithm=digest, size)`` for every row with a hash; an algorithm
+    weaker than sha256 (or one that cannot be digested as is) is refused."""
     from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 
     record_name = f"{dist_info}/RECORD"
@@ -349,30 +369,43 @@ def _check_contents(
         records = {row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(lines)}
     except (InvalidRecordEntry, UnicodeDecodeError) as exc:
         raise InstallerError(f"{path.name}: invalid RECORD ({exc})") from None
+    claims: dict[str, tuple[str, int]] = {}
     for row in records.values():
-        if row.hash_ is not None and row.hash_.name not in RECORD_HASHES:
+        if row.hash_ is None:
+            continue
+        if row.hash_.name not in RECORD_HASHES:
             raise InstallerError(
                 f"{path.name}: RECORD hashes {_shown(row.path)} with {row.hash_.name!r}; "
                 f"a wheel uses one of {', '.join(sorted(RECORD_HASHES))}"
             )
+        size = -1 if row.size is None else row.size  # -1: never matches a member
+        claims[row.path] = (f"{row.hash_.name}={row.hash_.value}", size)
+    return claims
+
+
+def _check_contents(
+    path: Path, archive: Any, infos: list[Any], claims: Mapping[str, tuple[str, int]]
+) -> dict[str, tuple[str, int]]:
+    """Decompress every member once (bounded by its declared size) against RECORD;
+    return the verified (hash, size) of every member RECORD lists with a hash."""
+    from installer.records import Hash, RecordEntry
+
     errors = corrupt_errors()
     verified: dict[str, tuple[str, int]] = {}
     for info in infos:
         if info.is_dir():
             continue
-        record = records.get(info.filename)
+        claim = claims.get(info.filename)
         try:
             with archive.open(info) as stream:
-                if record is not None and record.hash_ is not None:
+                if claim is not None:
+                    record = RecordEntry(info.filename, Hash.parse(claim[0]), claim[1])
                     if not record.validate_stream(stream):
                         raise InstallerError(
                             f"{path.name}: member {_shown(info.filename)} does not match its "
                             "RECORD hash or size"
                         )
-                    verified[info.filename] = (
-                        f"{record.hash_.name}={record.hash_.value}",
-                        info.file_size,
-                    )
+                    verified[info.filename] = (claim[0], info.file_size)
                 else:
                     while stream.read(2**20):
                         pass

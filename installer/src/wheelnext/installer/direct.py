@@ -154,18 +154,6 @@ def collect(
     return found
 
 
-def verify(path: Path, hashes: Mapping[str, str], where: str) -> None:
-    """Every hash the fragment named must match ``path``; a mismatch deletes the file."""
-    for algorithm, expected in hashes.items():
-        with path.open("rb") as f:
-            found = hashlib.file_digest(f, algorithm).hexdigest()
-        if found != expected:
-            path.unlink(missing_ok=True)
-            raise InstallerError(
-                f"{where}: {algorithm} mismatch (URL says {expected}, got {found})"
-            )
-
-
 class DirectFinder(Finder):
     """A Finder for which a directly referenced project has exactly one file: its URL's."""
 
@@ -241,16 +229,24 @@ class DirectFinder(Finder):
         if located.group != DIRECT:
             return super().fetch(located, progress)
         direct = self.direct[canonicalize_name(WheelFilename.parse(located.file.filename).name)]
+        found = self._fetched.get(direct.url)
+        if found is not None:
+            return found
         folder = hashlib.sha256(direct.url.encode()).hexdigest()[:24]
-        destination = self.work / "direct" / folder / direct.filename
-        if destination.is_file():
-            return destination
-        try:
-            self.http.download(direct.url, None, destination, progress)
+        try:  # a file: wheel is checked and read where it lies (never copied, never deleted)
+            found = self.http.download(
+                direct.url,
+                None,
+                self.work / "direct" / folder / direct.filename,
+                progress,
+                hashes=direct.hashes,
+                in_place=True,
+                source="URL",
+            )
         except InstallerError as exc:
             raise InstallerError(f"{direct.where()}: {_without(str(exc), direct.url)}") from None
-        verify(destination, direct.hashes, direct.where())
-        return destination
+        self._fetched[direct.url] = found
+        return found
 
 
 def _without(message: str, url: str) -> str:

@@ -101,6 +101,7 @@ class Finder:
         self._pep658: dict[str, DistMetadata] = {}  # the index's METADATA, by file URL
         self._checked: set[str] = set()  # wheels whose METADATA matched the PEP 658 file
         self._installed: dict[str, Distribution] = {}  # releases kept as installed
+        self._fetched: dict[str, Path] = {}  # by file URL: where the verified file lies
 
     def keep_installed(self, present: Mapping[str, Distribution]) -> None:
         """Keep the variant of each release in ``present`` (by canonical name) when
@@ -217,20 +218,24 @@ class Finder:
         self, located: Located, progress: Callable[[int, int | None], None] | None = None
     ) -> Path:
         """Download (or reuse) a file, verified against every hash the index gave, under a
-        path we derive (never the server's name as a path). A wheel whose PEP 658 metadata
-        was read is checked to carry the same METADATA."""
+        path we derive (never the server's name as a path). A cached or local
+        (``--find-links``, ``file:``) file is handed over where it lies, not copied: the
+        path returned is only ever read. A wheel whose PEP 658 metadata was read is checked
+        to carry the same METADATA."""
         entry = located.file
         check_source(located)
-        destination = storage_path(self.work / "downloads", entry.url, entry.filename)
-        if not destination.is_file():
-            self.http.download(
+        destination = self._fetched.get(entry.url)
+        if destination is None:
+            destination = self.http.download(
                 entry.url,
                 None,
-                destination,
+                storage_path(self.work / "downloads", entry.url, entry.filename),
                 progress,
                 hashes=entry.hashes,
                 expected_size=entry.size,
+                in_place=True,
             )
+            self._fetched[entry.url] = destination
         served = self._pep658.get(entry.url)
         if served is not None and entry.url not in self._checked:
             _same_metadata(served, self._wheel_metadata(destination, entry.filename), entry)

@@ -1,7 +1,11 @@
 """HTTP for indexes: timeouts, retries, an on-disk cache, and verified downloads.
 
-Project pages are cached with their ETag and revalidated (``If-None-Match``); files are
-cached by their sha256, so a file is fetched once however many indexes list it. Every
+Project pages are cached with their validators (``ETag``, ``Last-Modified``) and their
+freshness (``Cache-Control: max-age``, else ``Expires``, less the ``Age`` they arrived
+with, capped at a day; RFC 9111 for a private cache): a fresh page is used without a
+request, a stale one is revalidated (``If-None-Match``/``If-Modified-Since``). Files are
+cached by their sha256, so a file is fetched once however many indexes list it, and a
+cached or local (``file:``) file is handed over where it lies, never copied. Every
 download is checked against every hash the index gave that ``hashlib`` can compute
 before anyone reads it.
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -24,6 +29,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -63,6 +69,159 @@ class Response:
 
 def _key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ freshness (RFC 9111)
+
+MAX_LIFETIME = 24 * 3600  # a page is never used unasked for longer than a day
+MAX_HEADER = 1024  # longer validators or cache headers are not kept (nor sent back)
+_DELTA = re.compile(r"[0-9]{1,10}")  # delta-seconds; RFC 9111 §1.2.2
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+# the answer headers a cached page keeps: what freshness and revalidation are computed from
+CACHE_HEADERS = ("cache-control", "expires", "date", "age", "etag", "last-modified")
+
+
+def _directives(value: str) -> dict[str, list[str]]:
+    """``Cache-Control`` directives, lower-cased names → every value given (``""``: none)."""
+    found: dict[str, list[str]] = {}
+    for part in value.split(","):
+        name, _, argument = part.strip().partition("=")
+        name = name.strip().lower()
+        if name:
+            found.setdefault(name, []).append(argument.strip().strip('"'))
+    return found
+
+
+def _http_date(value: str | None) -> float | None:
+    """An HTTP date as a POSIX time; None when absent or not a date."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is not one
+        return None
+    try:
+        stamp = moment.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return stamp if math.isfinite(stamp) else None
+
+
+def storable(headers: Mapping[str, str]) -> bool:
+    """Whether a private cache may keep the answer at all (``no-store`` says no)."""
+    return "no-store" not in _directives(headers.get("cache-control", ""))
+
+
+def freshness(headers: Mapping[str, str], received: float) -> float:
+    """Seconds from ``received`` (when the answer arrived, POSIX time) during which the
+    answer may be used without asking: its freshness lifetime (``max-age``, else
+    ``Expires`` − ``Date``) less its age when it arrived (``Age``, or how far ``Date``
+    lies behind our clock), capped at ``MAX_LIFETIME``. Anything unparseable, negative,
+    repeated with different values, ``no-cache`` or ``no-store``: 0 (revalidate).
+    ``s-maxage`` is for shared caches and ignored; ``private`` is fine for us."""
+    control = _directives(headers.get("cache-control", ""))
+    if "no-cache" in control or "no-store" in control:
+        return 0.0
+    if "max-age" in control:
+        values = set(control["max-age"])
+        if len(values) != 1:  # conflicting max-age: RFC 9111 §4.2.1 says stale
+            return 0.0
+        value = values.pop()
+        if not _DELTA.fullmatch(value):
+            return 0.0
+        lifetime = float(min(int(value), MAX_LIFETIME))
+    elif "expires" in headers:
+        expires = _http_date(headers.get("expires"))
+        if expires is None:  # "0" and other invalid dates mean already expired
+            return 0.0
+        date = _http_date(headers.get("date"))
+        lifetime = max(0.0, min(expires - (received if date is None else date), MAX_LIFETIME))
+    else:
+        return 0.0  # no heuristic freshness: an index page changes whenever a release lands
+    age = 0.0
+    raw_age = headers.get("age", "").strip()
+    if raw_age:
+        if not _DELTA.fullmatch(raw_age):
+            return 0.0
+        age = float(int(raw_age))
+    date = _http_date(headers.get("date"))
+    if date is None and headers.get("date"):  # a garbled (or repeated) Date: trust nothing
+        return 0.0
+    if date is not None:
+        age = max(age, received - date)  # apparent age; a clock ahead of ours counts 0
+    return max(0.0, min(lifetime - age, MAX_LIFETIME))
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The caching headers of an answer worth keeping: printable and not oversized."""
+    kept = {}
+    for name in CACHE_HEADERS:
+        value = headers.get(name)
+        if value is not None and len(value) <= MAX_HEADER and _PRINTABLE.fullmatch(value):
+            kept[name] = value
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """A page on disk: where the answer came from, its caching headers, when it arrived
+    and for how long after that it is fresh."""
+
+    url: str
+    content_type: str
+    headers: dict[str, str]
+    fetched: float
+    lifetime: float
+
+    def fresh(self, now: float) -> bool:
+        """Usable without a request: within its lifetime, and no clock jumped back."""
+        return self.fetched <= now < self.fetched + self.lifetime
+
+    def validators(self) -> dict[str, str]:
+        """The conditional request headers that revalidate this page."""
+        found = {}
+        if "etag" in self.headers:
+            found["If-None-Match"] = self.headers["etag"]
+        if "last-modified" in self.headers:
+            found["If-Modified-Since"] = self.headers["last-modified"]
+        return found
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "url": self.url,
+                "content_type": self.content_type,
+                "headers": self.headers,
+                "fetched": self.fetched,
+                "lifetime": self.lifetime,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> CachedPage | None:
+        """The entry, or None when it is damaged or written by another version."""
+        try:
+            loaded = json.loads(data)
+        except ValueError:
+            return None
+        if not isinstance(loaded, dict):
+            return None
+        url, content_type, headers = (loaded.get(k) for k in ("url", "content_type", "headers"))
+        fetched, lifetime = loaded.get("fetched"), loaded.get("lifetime")
+        numbers = (fetched, lifetime)
+        if (
+            not isinstance(url, str)
+            or not isinstance(content_type, str)
+            or not isinstance(headers, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+            or not all(type(n) in (int, float) and math.isfinite(n) for n in numbers)  # type: ignore[arg-type]
+        ):
+            return None
+        kept = _kept_headers(headers)
+        lifetime = max(0.0, min(float(lifetime), MAX_LIFETIME))  # type: ignore[arg-type]
+        return cls(url, content_type, kept, float(fetched), lifetime)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ deadlines
@@ -211,9 +370,10 @@ def checkable(hashes: Mapping[str, str]) -> dict[str, str]:
 class Hasher:
     """Every checkable hash of a stream at once."""
 
-    def __init__(self, hashes: Mapping[str, str], what: str) -> None:
+    def __init__(self, hashes: Mapping[str, str], what: str, source: str = "index") -> None:
         self.expected = checkable(hashes)
         self.what = what
+        self.source = source  # who gave the hashes, for the error: the index, the URL
         if hashes and not self.expected:
             LOG.warning(
                 "%s: the index gives only hashes this installer cannot check (%s)",
@@ -236,7 +396,7 @@ class Hasher:
             got = self._digests[algorithm].hexdigest()
             if got != expected:
                 raise InstallerError(
-                    f"{self.what}: {algorithm} mismatch (index says {expected}, got {got})"
+                    f"{self.what}: {algorithm} mismatch ({self.source} says {expected}, got {got})"
                 )
 
 
@@ -260,8 +420,10 @@ class HttpClient:
         timeout: float = 15.0,
         retries: int = 2,
         user_agent: str = "wheelnext-installer",
+        refresh: bool = False,
     ) -> None:
         self.cache_dir = cache_dir
+        self.refresh = refresh  # revalidate every cached page, however fresh
         self.retries = retries
         self.timeout = timeout
         self._client = httpx.Client(
@@ -336,34 +498,61 @@ class HttpClient:
         )
 
     def get_page(self, url: str, accept: str) -> Response:
-        """GET a project page, revalidating a cached copy by its ETag."""
+        """GET a project page: a fresh cached copy without asking, a stale one revalidated
+        by its validators (a ``304`` renews it), else from the server."""
         meta_path = body_path = None
         headers = {"Accept": accept}
-        cached: dict[str, str] | None = None
+        cached: CachedPage | None = None
         if self.cache_dir is not None:
             base = self.cache_dir / "pages" / _key(url + "\0" + accept)
             meta_path, body_path = base.with_suffix(".json"), base.with_suffix(".body")
-            if meta_path.is_file() and body_path.is_file():
-                try:
-                    loaded = json.loads(meta_path.read_text())
-                    if isinstance(loaded, dict) and all(
-                        isinstance(loaded.get(k), str) for k in ("etag", "url", "content_type")
-                    ):
-                        cached = loaded
-                        headers["If-None-Match"] = loaded["etag"]
-                except (OSError, ValueError):
-                    cached = None  # a damaged cache entry is a miss
+            try:
+                cached = CachedPage.from_json(meta_path.read_bytes())
+                if cached is not None and not self.refresh and cached.fresh(time.time()):
+                    return Response(cached.url, 200, cached.content_type, body_path.read_bytes())
+            except OSError:
+                cached = None  # a missing or damaged cache entry is a miss
+            if cached is not None:
+                headers.update(cached.validators())
         response, body = self._send(url, headers, MAX_PAGE_BYTES)
+        received = time.time()
         if response.status_code == 304 and cached is not None and body_path is not None:
-            return Response(cached["url"], 200, cached["content_type"], body_path.read_bytes())
+            try:
+                data = body_path.read_bytes()
+            except OSError:
+                data = None  # removed meanwhile: ask again without validators
+            if data is None:
+                response, body = self._send(url, {"Accept": accept}, MAX_PAGE_BYTES)
+            else:
+                # RFC 9111 §4.3.4: the 304's header fields replace the stored ones
+                # (Date and Age describe the old answer: they never carry over)
+                old = {k: v for k, v in cached.headers.items() if k not in ("date", "age")}
+                merged = {**old, **_kept_headers(response.headers)}
+                renewed = CachedPage(
+                    cached.url,
+                    cached.content_type,
+                    merged,
+                    received,
+                    freshness(merged, received) if storable(merged) else 0.0,
+                )
+                if meta_path is not None and storable(merged):
+                    atomic_write(meta_path, renewed.to_json())
+                return Response(cached.url, 200, cached.content_type, data)
         result = Response(
             str(response.url), response.status_code, response.headers.get("content-type", ""), body
         )
-        etag = response.headers.get("etag")
-        if response.status_code == 200 and etag and meta_path is not None and body_path:
+        if meta_path is None or body_path is None or response.status_code != 200:
+            return result
+        kept = _kept_headers(response.headers)
+        entry = CachedPage(
+            result.url, result.content_type, kept, received, freshness(response.headers, received)
+        )
+        if storable(response.headers) and (entry.lifetime > 0 or entry.validators()):
             atomic_write(body_path, result.body)
-            meta = {"etag": etag, "url": result.url, "content_type": result.content_type}
-            atomic_write(meta_path, json.dumps(meta).encode())
+            atomic_write(meta_path, entry.to_json())
+        elif cached is not None:  # nothing to keep: forget the old copy
+            meta_path.unlink(missing_ok=True)
+            body_path.unlink(missing_ok=True)
         return result
 
     def get_bytes(self, url: str, hashes: Mapping[str, str] | None = None) -> bytes:
@@ -375,13 +564,35 @@ class HttpClient:
                 data = local_path(url).read_bytes()
             except OSError as exc:
                 raise InstallerError(f"{url}: {exc.strerror}") from None
-        else:
-            response, data = self._send(url, {}, MAX_SMALL_BYTES)
-            if response.status_code != 200:
-                raise InstallerError(f"{url}: HTTP {response.status_code}")
+            if hashes:
+                verify(data, hashes, url)
+            return data
+        cached = self._by_hash((hashes or {}).get("sha256"))
+        if cached is not None:  # a PEP 658 file is named by its hash: no request
+            try:
+                kept: bytes | None = cached.read_bytes()
+            except OSError:
+                kept = None
+            if kept is not None and hashlib.sha256(kept).hexdigest() == cached.name:
+                verify(kept, hashes or {}, url)
+                return kept
+        response, data = self._send(url, {}, MAX_SMALL_BYTES)
+        if response.status_code != 200:
+            raise InstallerError(f"{url}: HTTP {response.status_code}")
         if hashes:
             verify(data, hashes, url)
+        if cached is not None:
+            atomic_write(cached, data)
         return data
+
+    def _by_hash(self, sha256: str | None, kind: str = "files") -> Path | None:
+        """Where the cache keeps the file of this sha256 (None: no cache or no hash):
+        ``files/ab/<sha256>`` for small files, ``wheels/ab/<sha256>`` a folder for a
+        downloaded file under its (checked) name."""
+        if self.cache_dir is None or not sha256 or not _SHA256.fullmatch(sha256.lower()):
+            return None
+        sha256 = sha256.lower()
+        return self.cache_dir / kind / sha256[:2] / sha256
 
     def download(
         self,
@@ -392,35 +603,55 @@ class HttpClient:
         *,
         hashes: Mapping[str, str] | None = None,
         expected_size: int | None = None,
+        in_place: bool = False,
+        source: str = "index",
     ) -> Path:
-        """Fetch ``url`` into ``destination`` (or reuse the cached copy) and verify it
-        against every checkable hash of ``hashes`` (and ``sha256``).
+        """Fetch ``url`` (or reuse the cached copy), verified against every checkable hash
+        of ``hashes`` (and ``sha256``); returns where the verified file lies.
 
-        A file whose hash differs from the index's is deleted and reported; nothing
-        unverified is ever left where the installer reads. With ``expected_size`` (a
-        lock's or a PEP 700 page's ``size``) reading stops as soon as the server sends
-        more: a hostile server cannot make us store more than was declared.
+        With ``in_place`` that is the cache entry itself on a cache hit (or when the
+        download went straight into the cache) and the user's own file for a ``file:``
+        URL: nothing is copied, and the caller must only read the path, never change,
+        move or delete it. Without, the file is always at ``destination``. A download
+        whose hash differs from the index's is deleted and reported; nothing unverified is
+        ever left where the installer reads. With ``expected_size`` (a lock's or a PEP
+        700 page's ``size``) reading stops as soon as the server sends more: a hostile
+        server cannot make us store more than was declared.
         """
+        found = self._obtain(url, sha256, destination, progress, hashes, expected_size, source)
+        if in_place or found == destination:
+            return found
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _copy(found, destination)
+        return destination
+
+    def _obtain(  # noqa: PLR0917
+        self,
+        url: str,
+        sha256: str | None,
+        destination: Path,
+        progress: Callable[[int, int | None], None] | None,
+        hashes: Mapping[str, str] | None,
+        expected_size: int | None,
+        source: str,
+    ) -> Path:
+        """The verified file of ``url``: the cache entry, the local file, or a download
+        (into the cache when the hash is known, else to ``destination``)."""
         expected = dict(hashes or {})
         if sha256:
             expected["sha256"] = sha256.lower()
-        sha256 = expected.get("sha256")
-        cached = None
-        if sha256 and _SHA256.fullmatch(sha256) and self.cache_dir is not None:
-            cached = self.cache_dir / "files" / sha256[:2] / sha256
-            if cached.is_file() and _sha256(cached) == sha256:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                _copy(cached, destination)
-                return destination
-        destination.parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("file:"):
-            if expected_size is not None and _local_size(url) > expected_size:
-                raise InstallerError(f"{url}: larger than the {expected_size} bytes declared")
-            data = self.get_bytes(url, expected)
-            atomic_write(destination, data)
-            return destination
-        hasher = Hasher(expected, url)
-        partial = destination.with_name(destination.name + ".part")
+            return self._local(url, expected, expected_size, source)
+        by_hash = self._by_hash(expected.get("sha256"), "wheels")
+        # named as the caller names it (readers take the wheel's name from the path)
+        cached = None if by_hash is None else by_hash / destination.name
+        if cached is not None and cached.is_file() and _matches(cached, expected, url, source):
+            return cached  # checked again on every use: the cache is only a disk
+        # a known hash: download straight into the cache, the one copy ever written
+        final = cached if cached is not None else destination
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
+        hasher = Hasher(expected, url, source)
         try:
             with _deadline(self.timeout) as renew, self._open(url, {}) as response:
                 if response.status_code != 200:
@@ -444,6 +675,7 @@ class HttpClient:
                             since_renewal = 0
                         if progress is not None:
                             progress(len(chunk), total)
+            hasher.check()
         except (DeadlinePassed, httpx.TimeoutException) as exc:
             partial.unlink(missing_ok=True)
             raise self._slow(url, exc) from None
@@ -455,16 +687,26 @@ class HttpClient:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        partial.replace(final)
+        return final
+
+    def _local(
+        self, url: str, expected: Mapping[str, str], expected_size: int | None, source: str
+    ) -> Path:
+        """A ``file:`` URL's file, checked where it lies (hashes streamed in chunks, never
+        read whole, never copied)."""
+        path = local_path(url)
         try:
-            hasher.check()
-        except InstallerError:
-            partial.unlink(missing_ok=True)
-            raise
-        partial.replace(destination)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            _copy(destination, cached)
-        return destination
+            size = path.stat().st_size
+            if not path.is_file():
+                raise InstallerError(f"{url}: not a file")
+        except OSError as exc:
+            raise InstallerError(f"{url}: {exc.strerror}") from None
+        if expected_size is not None and size > expected_size:
+            raise InstallerError(f"{url}: larger than the {expected_size} bytes declared")
+        if expected and not _matches(path, expected, url, source, raise_error=True):
+            raise AssertionError("unreachable")
+        return path
 
     @staticmethod
     def _oversize(url: str, expected_size: int, why: str) -> InstallerError:
@@ -493,20 +735,26 @@ def local_path(url: str) -> Path:
     return Path(url2pathname(urlsplit(url).path))
 
 
-def _local_size(url: str) -> int:
-    """The size of a ``file:`` URL's file (0 when it cannot be read: reading says why)."""
+def _matches(
+    path: Path, expected: Mapping[str, str], what: str, source: str, *, raise_error: bool = False
+) -> bool:
+    """Whether the file at ``path`` has every checkable hash of ``expected`` (read in
+    chunks); with ``raise_error`` a mismatch or a read error is the one-line error."""
+    hasher = Hasher(expected, what, source)
     try:
-        return local_path(url).stat().st_size
-    except OSError:
-        return 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                hasher.update(chunk)
+        hasher.check()
+    except OSError as exc:
+        if raise_error:
+            raise InstallerError(f"{what}: {exc.strerror or exc}") from None
+        return False
+    except InstallerError:
+        if raise_error:
+            raise
+        return False
+    return True
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -3,6 +3,8 @@
 Before a transaction changes anything it creates ``.wn-journal`` in the environment's
 purelib directory. Every step is recorded there *before* it is taken: each file moved
 aside into ``.wn-backup`` (``move``) and each path about to be created (``create``).
+New wheels are first unpacked and verified in ``.wn-staging`` (made after the journal is
+begun, removed by every replay), then renamed into place, each path recorded before.
 Committing appends ``commit``. Whoever finds a journal (the next ``wn`` on that
 environment, or this process on an exception) replays it:
 
@@ -34,7 +36,8 @@ from wheelnext.installer.target import Target
 
 JOURNAL = ".wn-journal"
 BACKUP = ".wn-backup"
-RESERVED = frozenset({JOURNAL, BACKUP, LOCK})  # names no wheel may install at the root
+STAGING = ".wn-staging"  # wheels unpacked and verified here, then renamed into place
+RESERVED = frozenset({JOURNAL, BACKUP, STAGING, LOCK})  # names no wheel may install at the root
 MAX_JOURNAL = 256 * 1024 * 1024
 # Test only: at checkpoint number N, or at the named checkpoint ("begun", "moved",
 # "committed", "forward", "undo"), send this process SIGKILL (or the signal named by
@@ -43,12 +46,15 @@ CRASH_ENV = "WHEELNEXT_TEST_CRASH_AT"
 CRASH_SIGNAL_ENV = "WHEELNEXT_TEST_CRASH_SIGNAL"
 _VERSION = 1
 _steps = 0
+_wanted: str | None = None
 
 
 def checkpoint(name: str = "") -> None:
     """A point where a test may kill this process (see ``CRASH_ENV``); else nothing."""
-    global _steps  # noqa: PLW0603  (one counter per process is the point)
-    wanted = os.environ.get(CRASH_ENV)
+    global _steps, _wanted  # noqa: PLW0603  (one counter per process is the point)
+    if _wanted is None:  # read once: this runs twice per installed file
+        _wanted = os.environ.get(CRASH_ENV) or ""
+    wanted = _wanted
     if not wanted:
         return
     _steps += 1
@@ -98,6 +104,14 @@ def _remove_path(path: Path) -> None:
             path.unlink()
 
 
+def _remove_tree(path: Path) -> None:
+    """Delete a staging tree (a link planted there is removed, never followed)."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 class Journal:
     """The journal of one transaction on one environment (the caller holds its lock)."""
 
@@ -105,9 +119,10 @@ class Journal:
         self.root = Path(target.scheme["purelib"])
         self.path = self.root / JOURNAL
         self.backup = self.root / BACKUP
+        self.staging_root = self.root / STAGING
         self.roots = scheme_roots(target)
         self.moves: list[tuple[Path, Path]] = []
-        self.created: list[Path] = []
+        self.created: list[str] = []  # strings: 12,000 Paths would cost megabytes
         self.committed = False
         self._fd: int | None = None
         self._resolved: dict[Path, Path] = {}
@@ -130,7 +145,7 @@ class Journal:
 
     def _begin(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if os.path.lexists(self.path) or os.path.lexists(self.backup):
+        if any(os.path.lexists(p) for p in (self.path, self.backup, self.staging_root)):
             raise JournalError(f"{self.root}: an unfinished install is in the way; run wn again")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         self._fd = os.open(self.path, flags, 0o644)
@@ -138,6 +153,14 @@ class Journal:
         self._sync()
         _fsync_dir(self.root)
         checkpoint("begun")
+
+    def staging(self) -> Path:
+        """The staging directory (begun first, so every replay removes it)."""
+        if self._fd is None:
+            self._begin()
+        with contextlib.suppress(FileExistsError):
+            self.staging_root.mkdir(mode=0o700)
+        return self.staging_root
 
     def move_aside(self, paths: list[Path]) -> None:
         """Move ``paths`` into the backup directory: all recorded (and fsync'd) first."""
@@ -164,8 +187,9 @@ class Journal:
 
     def creating(self, path: Path) -> None:
         """Note ``path`` as about to be created (call before creating it)."""
-        self.created.append(path)
-        self._write("create", str(path))
+        text = str(path)
+        self.created.append(text)
+        self._write("create", text)
 
     def commit(self) -> None:
         """Decide for the new state, then clean up (a kill here is rolled forward)."""
@@ -195,6 +219,7 @@ class Journal:
             self._undo()
         if self.backup.is_dir() and not self.backup.is_symlink():
             shutil.rmtree(self.backup)
+        _remove_tree(self.staging_root)
         checkpoint()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -212,7 +237,8 @@ class Journal:
 
     def _undo(self) -> None:
         moved = {self._canonical(original): aside for original, aside in self.moves}
-        for path in reversed(self.created):
+        for text in reversed(self.created):
+            path = Path(text)
             aside = moved.get(self._canonical(path))
             if aside is not None and not os.path.lexists(aside):
                 continue  # the old file is already back (or was never moved): keep it
@@ -246,7 +272,8 @@ class Journal:
         """The journal an interrupted ``wn`` left in ``target``, checked; None if none."""
         journal = cls(target)
         if not os.path.lexists(journal.path):
-            if os.path.lexists(journal.backup):  # killed before the journal's first record
+            if os.path.lexists(journal.backup) or os.path.lexists(journal.staging_root):
+                # killed before the journal's first record
                 return journal
             return None
         where = str(journal.path)
@@ -276,7 +303,7 @@ class Journal:
                     raise JournalError(f"{where}: a backup outside {BACKUP}; remove it by hand")
                 self.moves.append((self._checked(original, where), a))
             case ["create", path]:
-                self.created.append(self._checked(path, where))
+                self.created.append(str(self._checked(path, where)))
             case ["commit"]:
                 self.committed = True
             case _:

@@ -1,23 +1,28 @@
 """Installing resolved wheels into an environment as one transaction.
 
-First every wheel is downloaded, its hash verified, its archive checked (RECORD hashes,
-compression methods, the names it would write); only then is anything written. Old
-versions are moved aside, new files are written through ``installer``, and every step is
-recorded in a write-ahead journal (``journal.py``) before it is taken: any failure or
-interruption moves the old files back and deletes the new ones, in this process or, after
-a kill, in the next ``wn`` on the environment. An installed RECORD is followed only inside
-the environment (its root, ``Target.roots``) and there only inside its scheme directories:
-a line resolving elsewhere is refused. Headers go to the project's own directory
-(``Target.scheme_for``). Callers hold the environment lock (``envlock.locked``).
+First every wheel is downloaded, its hash verified, and its archive checked from the
+central directory and its small dist-info files (compression methods, sizes, the names it
+would write: ``archive.inspect_archive``); only then is anything written. Each wheel is
+then unpacked in one pass (every member decompressed, checked against RECORD and written
+once: ``staging.unpack``) into a staging directory inside the environment, or taken from
+the cache of unpacked wheels (``unpacked_cache``). When every wheel is verified, old
+versions are moved aside and the new files renamed (or linked) into place; scripts,
+RECORD and the installer's own dist-info files are written through ``installer``'s
+destination. Every step is recorded in a write-ahead journal (``journal.py``) before it is
+taken: any failure or interruption moves the old files back and deletes the new ones, in
+this process or, after a kill, in the next ``wn`` on the environment. An installed RECORD
+is followed only inside the environment (its root, ``Target.roots``) and there only inside
+its scheme directories: a line resolving elsewhere is refused. Headers go to the project's
+own directory (``Target.scheme_for``). Callers hold the environment lock (``envlock.locked``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import logging
 import os
-import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
@@ -27,37 +32,23 @@ from typing import BinaryIO
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from installer import install as install_wheel
 from installer.destinations import SchemeDictionaryDestination
-from installer.records import RecordEntry
-from installer.sources import WheelFile
-from installer.utils import Scheme
+from installer.records import Hash, RecordEntry
+from installer.utils import Scheme, parse_entrypoints
 from wheelnext.core.errors import one_line
-from wheelnext.installer.archive import ArchiveInfo, check_archive, open_zip
+from wheelnext.installer.archive import ArchiveInfo, check_archive, inspect_archive
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen
-from wheelnext.installer.journal import RESERVED, Journal, inside, recover
+from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, recover
+from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
+from wheelnext.installer.staging import Unpacked, unpack
 from wheelnext.installer.target import Target
+from wheelnext.installer.unpacked_cache import UnpackedCache
 
 LOG = logging.getLogger("wheelnext.installer")
 INSTALLER_NAME = b"wheelnext\n"
 NO_LINKS = LinkOutcome(0, 0, 0)
-
-
-class _CheckedWheel(WheelFile):
-    """A wheel ``check_archive`` accepted. ``installer`` reads only Wheel-Version 1.x; a 2.0
-    wheel (links, the one 2.0 feature) is presented to it as 1.0, after our own checks.
-    Installed files, WHEEL included, keep their original bytes."""
-
-    def read_dist_info(self, filename: str) -> str:
-        text = super().read_dist_info(filename)
-        if filename == "WHEEL":
-            text = "\n".join(
-                "Wheel-Version: 1.0" if line.startswith("Wheel-Version: 2.") else line
-                for line in text.splitlines()
-            )
-        return text
 
 
 class _RecordingDestination(SchemeDictionaryDestination):
@@ -68,6 +59,9 @@ class _RecordingDestination(SchemeDictionaryDestination):
         self.note = note
         self._seen: set[Path] = set()  # directories already checked (12,000-file wheels)
         self._roots = {Path(self.scheme_dict[s]) for s in ("purelib", "platlib")}
+        self._libraries = {f"{p}/" for p in self._roots}
+        self._ready: set[str] = set()  # parent directories checked, noted and made
+        self._normal = {k: str(Path(v)) for k, v in self.scheme_dict.items()}
 
     def _prepare_parents(self, root: Path, directory: Path) -> None:
         """Refuse a link among the directories below ``root``; note the ones to create."""
@@ -87,19 +81,29 @@ class _RecordingDestination(SchemeDictionaryDestination):
         for path in reversed(missing):
             self.note(path)
 
+    def claim(self, scheme: Scheme, path: str) -> Path:
+        """The path ``path`` of ``scheme`` installs to, free and noted (with the parent
+        directories to create) in the journal; its parent directory exists."""
+        root = self._normal[scheme]
+        text = f"{root}/{path}"  # strings: this runs once per file (12,000 for torch)
+        for library in self._libraries:
+            if text.startswith(library) and text[len(library) :].partition("/")[0] in RESERVED:
+                raise InstallerError(f"{path}: a name wn keeps for its own journal and lock")
+        parent = text.rpartition("/")[0]
+        if parent not in self._ready:
+            self._prepare_parents(Path(root), Path(parent))
+            Path(parent).mkdir(parents=True, exist_ok=True)
+            self._ready.add(parent)
+        if os.path.lexists(text):
+            raise InstallerError(f"{text}: already exists and belongs to another distribution")
+        target = Path(text)
+        self.note(target)
+        return target
+
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        root = Path(self.scheme_dict[scheme])
-        target = root / path
-        for library in self._roots:
-            top = target.relative_to(library).parts[:1] if target.is_relative_to(library) else ()
-            if top and top[0] in RESERVED:
-                raise InstallerError(f"{path}: a name wn keeps for its own journal and lock")
-        self._prepare_parents(root, target.parent)
-        if os.path.lexists(target):
-            raise InstallerError(f"{target}: already exists and belongs to another distribution")
-        self.note(target)
+        self.claim(scheme, path)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
 
@@ -109,6 +113,7 @@ class Transaction:
 
     target: Target
     journal: Journal = field(init=False)
+    _staged: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.target)
@@ -138,28 +143,37 @@ class Transaction:
                 paths.append(path)
         self.journal.move_aside(paths)
 
-    def install(
-        self, wheel: Path, info: ArchiveInfo | None = None, link_fallback: Fallback = "error"
-    ) -> LinkOutcome | None:
-        """Write one checked wheel; its LINKS (if any) are made after every regular file."""
-        info = info or check_archive(wheel)
-        destination = _RecordingDestination(
-            self.target.scheme_for(project_of(info), wheel.name),
-            interpreter=self.target.executable,
-            script_kind="posix",
-            bytecode_optimization_levels=(),
-            note=self.journal.creating,
+    def stage(self, wheel: Path, info: ArchiveInfo, cache: UnpackedCache | None = None) -> Unpacked:
+        """``wheel`` unpacked and verified, from the cache (built there if missing), or
+        into this transaction's staging directory; nothing is visible yet."""
+        record = f"{info.dist_info}/RECORD"
+        members = frozenset(
+            m for m in info.members if m != record and "__pycache__" not in m.split("/")[:-1]
         )
-        with open_zip(wheel) as archive:
-            source = _CheckedWheel(archive)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                from wheelnext.installer.drift import additional_metadata  # variant record
+        for name in sorted(info.members - members - {record}):  # as the library warned
+            LOG.warning("%s: skipped %s: files in a __pycache__ directory are not installed",
+                        wheel.name, name)  # fmt: skip
+        if cache is not None:
+            found = cache.get(wheel, info, members)
+            if found is not None:
+                return found
+        self._staged += 1
+        return unpack(wheel, info, self.journal.staging() / str(self._staged))
 
-                extra = {"INSTALLER": INSTALLER_NAME, **additional_metadata(wheel.name)}
-                install_wheel(source, destination, additional_metadata=extra)
-            for warning in caught:  # e.g. installer skipping a shipped __pycache__ file
-                LOG.warning("%s: %s", wheel.name, warning.message)
+    def install(
+        self,
+        wheel: Path,
+        info: ArchiveInfo | None = None,
+        link_fallback: Fallback = "error",
+        *,
+        unpacked: Unpacked | None = None,
+        link_mode: LinkMode = "hardlink",
+    ) -> LinkOutcome | None:
+        """Put one checked wheel in place, unpacked (and verified) first if it is not yet;
+        its LINKS (if any) are made after every regular file."""
+        info = info or check_archive(wheel)
+        unpacked = unpacked or self.stage(wheel, info)
+        _place(self, wheel, info, unpacked, Placer(link_mode))
         if not info.links:
             return None
         root = Path(self.target.scheme["purelib" if info.root_is_purelib else "platlib"])
@@ -182,6 +196,63 @@ class Transaction:
 
     def commit(self) -> None:
         self.journal.commit()
+
+
+def _place(
+    tx: Transaction,
+    wheel: Path,
+    info: ArchiveInfo,
+    unpacked: Unpacked,
+    placer: Placer,
+) -> None:
+    """Put a verified tree in place as ``installer.install`` lays it out: entry-point
+    scripts, then the members (renamed from staging, or linked from the cache; a
+    ``.data/scripts`` file is written, its ``#!python`` rewritten), then INSTALLER and
+    the variant record, then RECORD (sha256 of every file, sorted, as ``installer``)."""
+    destination = _RecordingDestination(
+        tx.target.scheme_for(project_of(info), wheel.name),
+        interpreter=tx.target.executable,
+        script_kind="posix",
+        bytecode_optimization_levels=(),
+        note=tx.journal.creating,
+    )
+    root_scheme = Scheme("purelib" if info.root_is_purelib else "platlib")
+    records: list[tuple[Scheme, RecordEntry]] = []
+    members = list(unpacked.files)
+    entry_points = f"{info.dist_info}/entry_points.txt"
+    if entry_points in unpacked.files:
+        text = unpacked.path(members.index(entry_points)).read_text("utf-8")
+        for name, module, attr, section in parse_entrypoints(text):
+            script = destination.write_script(name, module, attr, section)
+            records.append((Scheme("scripts"), script))
+    data = (info.data_dir or info.dist_info[: -len(".dist-info")] + ".data") + "/"
+    for index, (member, (digest, size)) in enumerate(unpacked.files.items()):
+        source = unpacked.path(index)
+        scheme, path = root_scheme, member
+        if member.startswith(data):
+            name, _, path = member[len(data) :].partition("/")
+            scheme = Scheme(name)
+        if scheme == "scripts":  # per environment: its shebang names this interpreter
+            with source.open("rb") as stream:
+                executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
+                records.append((scheme, destination.write_file(scheme, path, stream, executable)))
+            continue
+        dest = destination.claim(scheme, path)
+        if unpacked.cached:
+            placer.place(source, dest)
+        else:
+            placer.move(source, dest)
+        records.append((scheme, RecordEntry(path, Hash("sha256", digest), size)))
+    from wheelnext.installer.drift import additional_metadata  # variant record
+
+    extra = {"INSTALLER": INSTALLER_NAME, **additional_metadata(wheel.name)}
+    for filename, contents in extra.items():
+        with io.BytesIO(contents) as stream:
+            path = f"{info.dist_info}/{filename}"
+            records.append((root_scheme, destination.write_file(root_scheme, path, stream, False)))
+    record_path = f"{info.dist_info}/RECORD"
+    records.append((root_scheme, RecordEntry(record_path, None, None)))
+    destination.finalize_installation(root_scheme, record_path, records)
 
 
 def installed(target: Target) -> dict[str, Distribution]:
@@ -216,15 +287,17 @@ class Outcome:
 
 
 def check_plan(
-    plan: Sequence[Chosen], wheels: dict[str, Path], target: Target
+    plan: Sequence[Chosen], wheels: dict[str, Path], target: Target, *, contents: bool = True
 ) -> dict[str, ArchiveInfo]:
     """Every check of ``plan``'s wheels made before anything is written (``--dry-run``
     runs them too): archives, variant.json vs label and variants.json, file paths vs
-    this target."""
+    this target. ``contents=False``: member contents are left to the one pass that
+    installs them (``Transaction.stage``), which checks them before anything is visible."""
     from wheelnext.installer.archive import check_destinations
     from wheelnext.installer.variant_wheels import check_variant_wheel
 
-    infos = {c.filename: check_archive(wheels[c.filename]) for c in plan}
+    check = check_archive if contents else inspect_archive
+    infos = {c.filename: check(wheels[c.filename]) for c in plan}
     for c in plan:
         check_variant_wheel(wheels[c.filename], c.variant_metadata)
         info = infos[c.filename]
@@ -248,10 +321,14 @@ def install_all(
     link_fallback: Fallback = "error",
     *,
     force: Collection[str] = (),
+    cache: Path | None = None,
+    link_mode: LinkMode = "hardlink",
 ) -> Outcome:
     """Install ``plan`` (wheels already downloaded and verified) as one transaction;
-    projects in ``force`` (canonical names) are reinstalled even at the same version."""
-    infos = check_plan(plan, wheels, target)
+    projects in ``force`` (canonical names) are reinstalled even at the same version.
+    ``cache``: the unpacked-wheel cache to take verified trees from (and add to), linked
+    into place by ``link_mode``; None: unpack into staging. Wheels are only read."""
+    infos = check_plan(plan, wheels, target, contents=False)
     links = NO_LINKS
     present = installed(target)
     todo = [
@@ -260,12 +337,24 @@ def install_all(
         if canonicalize_name(c.name) in force
         or _version_of(present.get(canonicalize_name(c.name))) != c.version
     ]
+    unpacked_cache = None if cache is None else UnpackedCache(cache)
     with transaction(target) as tx:
+        trees = {  # every wheel verified before any old file moves
+            c.filename: tx.stage(wheels[c.filename], infos[c.filename], unpacked_cache)
+            for c in todo
+        }
+        checkpoint("staged")
         for chosen in todo:
             old = present.get(canonicalize_name(chosen.name))
             if old is not None:
                 tx.remove(old)
-            made = tx.install(wheels[chosen.filename], infos[chosen.filename], link_fallback)
+            made = tx.install(
+                wheels[chosen.filename],
+                infos[chosen.filename],
+                link_fallback,
+                unpacked=trees[chosen.filename],
+                link_mode=link_mode,
+            )
             if made is not None:
                 links = LinkOutcome(
                     links.links + made.links,

@@ -1,0 +1,131 @@
+"""The cache of unpacked wheels: a warm install links verified files instead of
+unpacking again, and gives the same tree; files that differ per environment are written,
+never linked; a damaged, half-built or edited cache entry is found and built again."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import snapshot
+from tests.installer.envs import wn
+from tests.installer.test_one_pass_install import rich_wheel
+from wheelnext.installer.unpacked_cache import MANIFEST, TREE
+
+# written per environment: RECORD, INSTALLER, the variant record, scripts with a shebang
+GENERATED = (
+    "demo-1.0.dist-info/RECORD",
+    "demo-1.0.dist-info/INSTALLER",
+    "demo-1.0.dist-info/WHEELNEXT_VARIANT.json",
+    "bin/demo-cli",
+    "bin/tool",
+)
+
+
+def install(built: Path, target: Path, cache: Path, *extra: str) -> None:
+    proc = wn(
+        "install", "demo", "--no-index", "--find-links", str(built), "--no-deps",
+        "--target", str(target), "--cache-dir", str(cache), *extra,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def entry(cache: Path) -> Path:
+    (found,) = [p for p in (cache / "unpacked").iterdir() if not p.name.startswith(".")]
+    return found
+
+
+def cached_files(cache: Path) -> dict[str, Path]:
+    """Member name -> the cache entry's file for it."""
+    where = entry(cache)
+    rows = json.loads((where / MANIFEST).read_bytes())["files"]
+    return {row[0]: where / TREE / str(i) for i, row in enumerate(rows)}
+
+
+@pytest.fixture
+def wheel_dir(built: Path) -> Path:
+    rich_wheel(built)
+    return built
+
+
+def test_a_warm_install_links_the_cached_files_and_gives_the_same_tree(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "cold", cache, "--no-cache")
+    install(wheel_dir, tmp_path / "first", cache)
+    install(wheel_dir, tmp_path / "warm", cache)
+    tree = snapshot(tmp_path / "warm")
+    assert tree == snapshot(tmp_path / "first") == snapshot(tmp_path / "cold")
+    files = cached_files(cache)
+    blob = tmp_path / "warm" / "demo" / "blob.bin"
+    assert blob.stat().st_ino == files["demo/blob.bin"].stat().st_ino
+    assert blob.stat().st_nlink == 3  # the cache's, the first install's, the warm one's
+    assert (tmp_path / "cold" / "demo" / "blob.bin").stat().st_nlink == 1
+    for name in GENERATED:
+        assert (tmp_path / "warm" / name).stat().st_nlink == 1, name
+
+
+def test_copy_mode_gives_every_environment_its_own_bytes(wheel_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "linked", cache)
+    install(wheel_dir, tmp_path / "copied", cache, "--link-mode", "copy")
+    install(wheel_dir, tmp_path / "cloned", cache, "--link-mode", "reflink")  # or copied
+    assert snapshot(tmp_path / "copied") == snapshot(tmp_path / "linked")
+    assert snapshot(tmp_path / "cloned") == snapshot(tmp_path / "linked")
+    for where in ("copied", "cloned"):
+        assert (tmp_path / where / "demo" / "blob.bin").stat().st_nlink == 1
+
+
+def test_an_installed_file_edited_in_place_does_not_reach_the_next_install(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    good = snapshot(tmp_path / "first")
+    edited = tmp_path / "first" / "demo" / "sub" / "mod.py"
+    with edited.open("r+b") as stream:  # in place: the cache's inode too
+        stream.write(b"Y")
+    install(wheel_dir, tmp_path / "second", cache)
+    assert snapshot(tmp_path / "second") == good
+    assert cached_files(cache)["demo/sub/mod.py"].read_bytes() == b"X = '1.0'\n"
+
+
+@pytest.mark.parametrize("damage", ["no-manifest", "truncated", "missing-file", "bad-json"])
+def test_a_damaged_or_half_built_entry_is_built_again(
+    wheel_dir: Path, tmp_path: Path, damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    good = snapshot(tmp_path / "first")
+    where = entry(cache)
+    blob = cached_files(cache)["demo/blob.bin"]
+    if damage == "no-manifest":  # as a build killed before its last step would leave it
+        (where / MANIFEST).unlink()
+    elif damage == "truncated":
+        stat = blob.stat()
+        os.truncate(blob, 10)
+        os.utime(blob, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime put back
+    elif damage == "missing-file":
+        blob.unlink()
+    else:
+        (where / MANIFEST).write_text("{")
+    install(wheel_dir, tmp_path / "second", cache)
+    assert snapshot(tmp_path / "second") == good
+    rebuilt = cached_files(cache)["demo/blob.bin"]
+    assert rebuilt.read_bytes() == bytes(range(256)) * 4096
+    assert rebuilt.stat().st_ino == (tmp_path / "second/demo/blob.bin").stat().st_ino
+
+
+def test_a_stale_temporary_build_is_ignored_and_swept(wheel_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    leftover = cache / "unpacked" / ".build-killed"
+    (leftover / TREE).mkdir(parents=True)
+    (leftover / TREE / "0").write_bytes(b"half")
+    os.utime(leftover, (0, 0))
+    install(wheel_dir, tmp_path / "env", cache)
+    assert not leftover.exists()
+    assert (tmp_path / "env" / "demo" / "blob.bin").stat().st_nlink == 2
