@@ -28,6 +28,8 @@ from tests.helpers import BIN, snapshot
 from tests.installer.envs import write_profile
 from tests.installer.index import Server, serve
 from tests.installer.wheels import build_wheel
+from wheelnext.core.profile_token import encode_profile
+from wheelnext.core.supported import SupportedProperties
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 WHEEL = "demo-1.0-py3-none-any.whl"
@@ -244,6 +246,12 @@ ATTACKS: list[tuple[str, bytes, int, tuple[bytes, ...]]] = [
     ("files-crlf-token", request(b"/files/a%0d%0aX-Injected:%20yes/x"), 404, (b"Injected",)),
     ("files-no-name", request(b"/files/"), 404, ()),
     ("root", request(b"/"), 404, ()),
+    ("token-crlf", request(b"/p/1.a%0d%0aX-Injected:%20yes/simple/demo/"), 400, (b"Injected",)),
+    ("token-tampered", request(b"/p/1.AAAAAAAAAAAA/simple/demo/"), 400, (b"AAAA",)),
+    ("token-over-2000", request(b"/p/1." + b"A" * 2100 + b"/simple/demo/"), 400, (b"A" * 99,)),
+    ("token-dotdot", request(b"/p/%2e%2e/simple/demo/"), 400, ()),
+    ("token-escape", request(b"/p/1.%1b%5b2J/simple/demo/"), 400, (b"\x1b",)),
+    ("token-no-simple", request(b"/p/"), 400, ()),
     ("request-line-over-64k", b"GET /" + b"a" * (65537 - 5), 414, (b"a" * 100,)),
     ("bad-version", b"GET /simple/demo/ HTTP/9.9\x1b[2J\r\n", 400, (b"\x1b",)),
     ("garbage-line", b"\x1b[2J\xe2\x80\xae \x00\r\n", 400, (b"\x1b", b"\x00")),
@@ -301,6 +309,12 @@ def test_redirects_name_only_the_checked_name(proxy: Proxy) -> None:
                 continue
             assert_safe(answer, 301, b"evil", b"Injected")
             assert dict(answer.headers)["location"] == location
+        token = encode_profile(SupportedProperties.from_features({"x86_64": {"level": ["v3"]}}))
+        answer = send(
+            proxy, request(b"/p/%s/simple/De_Mo?%%0d%%0aX-Injected:%%20yes" % token.encode())
+        )
+        assert_safe(answer, 301, b"Injected")
+        assert dict(answer.headers)["location"] == b"/p/%s/simple/de-mo/" % token.encode()
         answer = send(
             proxy, request(b"/simple/demo/?x=%0d%0aSet-Cookie:%20evil=1", accept=JSON_TYPE.encode())
         )
@@ -346,15 +360,16 @@ def test_file_tokens_and_names_are_checked(proxy: Proxy) -> None:
 
 
 def test_an_internal_error_is_a_500_with_one_line(tmp_path: Path) -> None:
-    """Trouble inside the proxy (here: its work directory is broken under it) answers
+    """Trouble inside the proxy (here: its cache directory is broken under it) answers
     500 with a fixed line and logs one line naming the cause; no traceback, and the
     proxy goes on serving."""
     with running_proxy(tmp_path / "world", tmp_path / "stderr") as running:
         url = json.loads(page(running)[1])["files"][0]["url"]
-        (work,) = (tmp_path / "world" / "tmp").iterdir()
-        (work / "files").write_bytes(b"")  # where downloads go is now a file
+        files = tmp_path / "world" / "cache" / "proxy" / "files"
+        files.parent.mkdir(parents=True, exist_ok=True)
+        files.write_bytes(b"")  # where downloads go is now a file
         answer = send(running, request(url.encode()))
-        assert_safe(answer, 500, os.fsencode(work))
+        assert_safe(answer, 500, os.fsencode(files))
         assert answer.body == b"internal error (the proxy's log says more)\n"
         assert_clean_log(running, 0)
         errors = [line for line in running.log().splitlines() if ": ERROR: " in line]

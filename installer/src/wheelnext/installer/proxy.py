@@ -2,37 +2,34 @@
 
 For each project the proxy asks the upstream indexes (with index priority groups, as
 ``wn install`` does) and, per release and per build of it (same name, version, build
-and tags), keeps only the wheel the core selector ranks best for this machine: a variant,
+and tags), keeps only the wheel the core selector ranks best for a profile: a variant,
 else ``null``, else the non-variant wheel. That wheel is offered under its non-variant
 filename, so every installer accepts it; its bytes and hash are the upstream's. Projects
 without variant wheels pass through unchanged. Pages are served as HTML and JSON
-(PEP 503/691) on 127.0.0.1; upstream pages are revalidated by ETag and files cached.
+(PEP 503/691), for the proxy's own profile or for a client's profile token; upstream
+pages, files and metadata go through the shared store (``proxy_store``). The HTTP side
+is ``proxy_app`` (an ASGI application); spec/proxy.md describes the service.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import json
 import logging
-import os
 import re
-import shutil
-import sys
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
-from wheelnext.core.errors import MetadataError, WheelnextError, one_line
+from wheelnext.core.errors import MetadataError, WheelnextError
 from wheelnext.core.filenames import (
     WheelFilename,
     is_variants_json_filename,
@@ -45,18 +42,18 @@ from wheelnext.core.supported import SupportedProperties
 from wheelnext.installer.finder import check_source, release_metadata
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located
-from wheelnext.installer.names import storage_path
+from wheelnext.installer.proxy_store import ProxyStore, Snapshot, url_key
 from wheelnext.installer.simple_api import FileEntry
+
+if TYPE_CHECKING:
+    from wheelnext.installer.proxy_metrics import Metrics
 
 LOG = logging.getLogger("wheelnext.installer")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 API_VERSION = "1.1"
-
-
-def url_key(url: str) -> str:
-    """A short stable name for an upstream file: its token in URLs and its cache folder."""
-    return hashlib.sha256(url.encode()).hexdigest()[:24]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +74,16 @@ def _label_less(filename: str, wheel: WheelFilename) -> str:
     if wheel.label is None:
         return filename
     return filename[: -len(f"-{wheel.label}.whl")] + ".whl"
+
+
+def served_name(filename: str) -> str:
+    """The name an upstream file is offered under (a variant wheel's, without its label)."""
+    if not filename.endswith(".whl"):
+        return filename
+    try:
+        return _label_less(filename, WheelFilename.parse(filename))
+    except WheelnextError:
+        return filename
 
 
 def select_files(
@@ -123,8 +130,50 @@ def select_files(
     return served
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The properties a page is computed for: the proxy's own (``token`` None) or a
+    client's profile token."""
+
+    token: str | None
+    supported: SupportedProperties
+
+
+class _Lru(Generic[K, V]):
+    """A small thread-safe least-recently-used map (bounded memory per worker)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[K, V] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def _variant_label(located: Located) -> str:
+    """The label of an offered wheel (``none``: not a variant wheel)."""
+    try:
+        label = WheelFilename.parse(located.file.filename).label
+    except WheelnextError:
+        return "none"
+    return label or "none"
+
+
 class VariantProxy:
-    """Computes the pages and serves the files; safe to use from many threads."""
+    """Computes pages per (project, profile) and serves files from the shared store;
+    safe to use from many threads, and from many processes sharing one store."""
 
     def __init__(
         self,
@@ -133,82 +182,179 @@ class VariantProxy:
         supported: SupportedProperties,
         priorities: UserPriorities,
         *,
-        work: Path,
+        store: ProxyStore,
         ttl: float = 60.0,
+        files_http: HttpClient | None = None,
+        max_upstream: int = 32,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.indexes, self.http, self.supported, self.priorities = (
-            indexes,
-            http,
-            supported,
-            priorities,
-        )
-        self.work, self.ttl = work, ttl
-        self._pages: dict[str, tuple[float, list[Served]]] = {}
-        self._files: dict[str, Served] = {}
-        self._lock = threading.Lock()
-        self._fetch_locks: dict[Path, threading.Lock] = {}  # one per file: others go on
+        self.indexes, self.http, self.priorities = indexes, http, priorities
+        self.files_http = files_http or http
+        self.default = Profile(None, supported)
+        self.store, self.ttl, self.metrics = store, ttl, metrics
+        self._upstream = threading.BoundedSemaphore(max_upstream)
+        self._holding = threading.local()
+        self._profiles: _Lru[str, Profile] = _Lru(256)
+        self._pages: _Lru[tuple[str, str | None], tuple[list[Served], Counter[str]]] = _Lru(2048)
+        self._release_metadata: _Lru[tuple[str, str], VariantMetadata | MetadataError] = _Lru(1024)
+        self._refs: _Lru[str, tuple[float, Served]] = _Lru(8192)
 
-    def project(self, project: str) -> list[Served] | None:
-        """The files offered for ``project`` (None: no upstream lists it, or it is not a
-        project name at all)."""
+    # -- bookkeeping ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def upstream(self, kind: str) -> Iterator[None]:
+        """One upstream request: inside the app-wide limit (a thread already inside it,
+        as a page computation fetching a variant.json, does not take a second place)."""
+        if getattr(self._holding, "inside", False):
+            yield
+            return
+        start = time.monotonic()
+        with self._upstream:
+            self._holding.inside = True
+            try:
+                yield
+            finally:
+                self._holding.inside = False
+                if self.metrics is not None:
+                    self.metrics.upstream_seconds.labels(kind).observe(time.monotonic() - start)
+
+    def _count(self, kind: str, hit: bool) -> None:
+        if self.metrics is not None:
+            (self.metrics.cache_hits if hit else self.metrics.cache_misses).labels(kind).inc()
+
+    def profile(self, token: str) -> Profile:
+        """The profile a client's token carries (ProfileTokenError: a one-line reason)."""
+        found = self._profiles.get(token)
+        if found is None:
+            from wheelnext.core.profile_token import decode_profile
+
+            found = Profile(token, decode_profile(token))
+            self._profiles.put(token, found)
+        return found
+
+    # -- pages ------------------------------------------------------------------------
+
+    def project(
+        self, project: str, profile: Profile | None = None
+    ) -> tuple[list[Served] | None, bool]:
+        """The files offered for ``project`` to ``profile`` (None: no upstream lists it,
+        or it is not a project name at all), and whether the page came from the cache."""
         canonical = project_name(project)
         if canonical is None:
-            return None
-        project = canonical
-        with self._lock:
-            cached = self._pages.get(project)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
-        self.indexes.forget(project)
-        found = self.indexes.lookup(project, lambda entry: True)
+            return None, False
+        profile = profile or self.default
+        snapshot, stored = self.store.project(canonical, self.ttl, lambda: self._ask(canonical))
+        self._count("project", stored)
+        if snapshot is None:
+            return None, False
+        key = (snapshot.identity, profile.token)
+        cached = self._pages.get(key)
+        page_hit = cached is not None
+        self._count("page", page_hit)
+        if cached is None:
+            cached = self._compute(canonical, snapshot, profile)
+            self._pages.put(key, cached)
+        served, labels = cached
+        if self.metrics is not None and labels:
+            self.metrics.selected(profile.token, labels)
+        return served, page_hit and stored
+
+    def _ask(self, project: str) -> tuple[str, tuple[Located, ...]] | None:
+        with self.upstream("project"):
+            self.indexes.forget(project)
+            found = self.indexes.lookup(project, lambda entry: True)
         if found.group is None:
             return None
+        return found.group, found.files
+
+    def _compute(
+        self, project: str, snapshot: Snapshot, profile: Profile
+    ) -> tuple[list[Served], Counter[str]]:
+        def metadata_for(version: str, files: list[Located]) -> VariantMetadata | MetadataError:
+            key = (snapshot.identity, version)
+            found = self._release_metadata.get(key)
+            if found is None:
+                with self.upstream("metadata"):
+                    found = release_metadata(
+                        self.http,
+                        self.fetch,
+                        [f for f in files if is_variants_json_filename(f.file.filename)],
+                        [f for f in files if f.file.filename.endswith(".whl")],
+                    )
+                self._release_metadata.put(key, found)
+            return found
+
         served = select_files(
-            list(found.files),
-            lambda version, files: release_metadata(
-                self.http,
-                self.fetch,
-                [f for f in files if is_variants_json_filename(f.file.filename)],
-                [f for f in files if f.file.filename.endswith(".whl")],
-            ),
-            self.supported,
-            self.priorities,
+            list(snapshot.files), metadata_for, profile.supported, self.priorities
         )
-        with self._lock:
-            self._pages[project] = (time.monotonic(), served)
-            self._files.update({s.token: s for s in served})
+        labels: Counter[str] = Counter()
         for item in served:
             if item.filename != item.located.file.filename:
+                labels[_variant_label(item.located)] += 1
                 LOG.info(
                     "%s: offering %s as %s", project, item.located.file.filename, item.filename
                 )
-        return served
+        return served, labels
 
-    def served(self, token: str) -> Served | None:
-        with self._lock:
-            return self._files.get(token)
+    # -- files ------------------------------------------------------------------------
+
+    def served(self, key: str) -> Served | None:
+        """The file ``/files/<key>/...`` names (None: no project page listed it)."""
+        memo = self._refs.get(key)
+        if memo is not None and 0 <= time.monotonic() - memo[0] < self.ttl:
+            return memo[1]
+        located = self.store.ref(key)
+        if located is None or is_variants_json_filename(located.file.filename):
+            return None
+        found = Served(served_name(located.file.filename), located)
+        self._refs.put(key, (time.monotonic(), found))  # re-read after ttl: hashes may move
+        return found
 
     def fetch(self, located: Located) -> Path:
         """The upstream file on disk, downloaded once and verified against its hash."""
-        entry = located.file
-        check_source(located)
-        destination = storage_path(self.work / "files", entry.url, entry.filename)
-        with self._lock:
-            lock = self._fetch_locks.setdefault(destination, threading.Lock())
-        with lock:
-            if not destination.is_file():
-                self.http.download(
-                    entry.url, None, destination, hashes=entry.hashes, expected_size=entry.size
-                )
-        return destination
+        return self.fetch_file(located)[0]
 
-    def metadata(self, item: Served) -> bytes:
+    def fetch_file(self, located: Located) -> tuple[Path, bool]:
+        """The upstream file on disk and whether it was cached already."""
+        check_source(located)
+        entry = located.file
+
+        def fill(temp: Path) -> None:
+            with self.upstream("file"):
+                self.files_http.download(
+                    entry.url, None, temp, hashes=entry.hashes, expected_size=entry.size
+                )
+
+        path, hit = self.store.file(entry, fill)
+        self._count("file", hit)
+        return path, hit
+
+    def size(self, item: Served) -> int | None:
+        """The file's size without fetching it (a HEAD): the stored copy's, else the
+        size the upstream page declared; None when neither is known."""
+        cached = self.store.cached(item.located.file)
+        if cached is not None:
+            return cached.stat().st_size
+        return item.located.file.size
+
+    def metadata(self, item: Served) -> tuple[bytes, bool]:
         """The PEP 658 metadata file of an offered wheel, from upstream, verified against
-        the hashes the upstream page gave for it."""
+        the hashes the upstream page gave for it (kept in the store when they include a
+        sha256); and whether it was stored already."""
         check_source(item.located)
         entry = item.located.file
         expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
-        return self.http.get_bytes(entry.url + ".metadata", expected)
+        meta = FileEntry(entry.filename + ".metadata", entry.url + ".metadata", dict(expected))
+        cached = self.store.cached(meta) if "sha256" in expected else None
+        if cached is not None:
+            self._count("metadata", True)
+            return cached.read_bytes(), True
+        with self.upstream("metadata"):
+            data = self.http.get_bytes(meta.url, expected)
+        if "sha256" in expected:
+            self.store.put_bytes(meta, data)
+        self._count("metadata", False)
+        return data, False
 
 
 # ---------------------------------------------------------------- rendering
@@ -313,11 +459,9 @@ def _qualities(accept: str) -> dict[str, float]:
 # header carries a byte of the request that was not checked, error bodies are one fixed
 # line, and whatever goes wrong while answering ends in a status line and a log line.
 
-MAX_PATH = 1024  # the longest request path we read; a real one is well under 600
+MAX_PATH = 2600  # the longest request path we read: /p/{token of <= 2000}/simple/{name}/
 MAX_PROJECT = 200  # the longest project name a request may carry
-CLIENT_TIMEOUT = 60.0  # seconds a client may stay silent before its connection is closed
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508 names
-_TOKEN = re.compile(r"[0-9a-f]{24}")  # url_key()
 _PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")  # RFC 3986 path characters
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
@@ -340,166 +484,3 @@ def path_segments(target: str) -> list[str] | None:
         return [unquote(part, errors="strict") for part in path[1:].split("/")]
     except UnicodeDecodeError:
         return None
-
-
-def make_server(proxy: VariantProxy, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """The proxy's HTTP server (not started): ``serve_forever()`` runs it."""
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "wheelnext-proxy"
-        timeout = CLIENT_TIMEOUT
-        responded = False  # the status line of this request's answer has been sent
-
-        def version_string(self) -> str:
-            return self.server_version  # no Python version for the world to see
-
-        def log_message(self, format: str, *args: Any) -> None:
-            LOG.info("%s %s", self.address_string(), one_line(format % args, 300))
-
-        def send_response(self, code: int, message: str | None = None) -> None:
-            self.responded = True
-            super().send_response(code)  # the standard reason phrase, never a message
-
-        def send_error(
-            self, code: int, message: str | None = None, explain: str | None = None
-        ) -> None:
-            """The standard library's own refusals (a bad request line, too many headers,
-            a request line over 64 KiB), with a fixed one-line body: nothing echoed."""
-            LOG.info(
-                "%s refused (%d): %s", self.address_string(), code, one_line(message or "", 200)
-            )
-            self.close_connection = True
-            self.request_version = "HTTP/1.0"  # a status line even for a line it cannot read
-            reason = self.responses.get(code, ("error", ""))[0].lower()
-            self._error(code, reason)
-
-        def parse_request(self) -> bool:
-            """The request line and headers as the standard library reads them; HTTP/0.9
-            (answers without a status line) is refused, any method but GET and HEAD is 405."""
-            if not super().parse_request():
-                return False
-            if self.request_version == "HTTP/0.9":
-                self.send_error(400)
-                return False
-            if self.command in ("GET", "HEAD"):
-                return True
-            self.close_connection = True
-            self._error(405, "method not allowed (GET and HEAD only)", Allow="GET, HEAD")
-            return False
-
-        def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in headers.items():
-                self.send_header(key.replace("_", "-"), value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _error(self, status: int, message: str, **headers: str) -> None:
-            body = (one_line(message) + "\n").encode()
-            headers.setdefault("X_Content_Type_Options", "nosniff")
-            self._send(status, body, "text/plain; charset=utf-8", **headers)
-
-        def do_HEAD(self) -> None:
-            self.do_GET()
-
-        def do_GET(self) -> None:
-            self.responded = False
-            try:
-                self._route()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-            except WheelnextError as exc:
-                reason = one_line(str(exc), 400)
-                LOG.warning("%s: %s", one_line(self.path, 200), reason)
-                self._fail(502, "upstream error: " + _USERINFO.sub("***@", reason))
-            except Exception as exc:
-                if self.responded and isinstance(exc, TimeoutError):
-                    LOG.info("%s: client too slow; hung up", one_line(self.path, 200))
-                    self.close_connection = True
-                    return
-                LOG.error(
-                    "%s: internal error: %s: %s",
-                    one_line(self.path, 200),
-                    type(exc).__name__,
-                    one_line(str(exc), 300),
-                )
-                self._fail(500, "internal error (the proxy's log says more)")
-
-        def _fail(self, status: int, message: str) -> None:
-            """Answer ``status``, or, when the answer has already begun, hang up: the
-            client sees a short body, never a second status line inside the first."""
-            self.close_connection = True
-            if not self.responded:
-                with contextlib.suppress(OSError):
-                    self._error(status, message)
-
-        def _route(self) -> None:
-            if len(self.path.split("?", 1)[0]) > MAX_PATH:
-                return self._error(414, "request path too long")
-            parts = path_segments(self.path)
-            if parts is None:
-                return self._error(400, "bad request path")
-            if (
-                len(parts) in (2, 3)
-                and parts[0] == "simple"
-                and parts[1]
-                and parts[2:] in ([], [""])
-            ):
-                return self._project(parts[1], slash=len(parts) == 3)
-            if len(parts) == 3 and parts[0] == "files":
-                return self._file(parts[1], parts[2])
-            return self._error(404, "not found (the index is at /simple/NAME/)")
-
-        def _project(self, name: str, *, slash: bool) -> None:
-            canonical = project_name(name)
-            if canonical is None:
-                return self._error(404, "not found: not a valid project name")
-            if name != canonical or not slash:
-                return self._send(301, b"", "text/plain", Location=f"/simple/{canonical}/")
-            served = proxy.project(canonical)
-            if served is None:
-                return self._error(404, f"{canonical}: no upstream index lists it")
-            if wants_json(self.headers.get("Accept", "")):
-                body, kind = render_json(canonical, served), JSON_TYPE
-            else:
-                body, kind = render_html(canonical, served), HTML_TYPE
-            self._send(200, body, kind, Vary="Accept", Cache_Control="max-age=60")
-            return None
-
-        def _file(self, token: str, filename: str) -> None:
-            metadata = filename.endswith(".metadata")
-            wanted = filename[: -len(".metadata")] if metadata else filename
-            item = proxy.served(token) if _TOKEN.fullmatch(token) else None
-            if item is None or not wanted or item.filename != wanted:
-                return self._error(404, "unknown file (request the project page first)")
-            if metadata:
-                return self._send(200, proxy.metadata(item), "application/octet-stream")
-            path = proxy.fetch(item.located)
-            with path.open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(size))
-                self.end_headers()
-                if self.command != "HEAD":
-                    shutil.copyfileobj(fh, self.wfile, 2**20)
-            return None
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request: object, client_address: Any) -> None:
-            """A connection that fails outside a request's answer: one log line, no
-            traceback (a client hanging up is routine for a server on a network)."""
-            kind, exc = sys.exc_info()[:2]
-            LOG.info(
-                "%s: connection error: %s: %s",
-                client_address[0] if isinstance(client_address, tuple) else "?",
-                kind.__name__ if kind else "?",
-                one_line(str(exc), 200),
-            )
-
-    return Server((host, port), Handler)

@@ -1,0 +1,395 @@
+"""The proxy as an ASGI application (Starlette), run by uvicorn or gunicorn's workers.
+
+Routes (GET and HEAD only; anything else is 405):
+
+    /simple/{project}/                    the proxy's default profile
+    /p/{token}/simple/{project}/          the profile in a ``wn-detect --profile-url`` token
+    /files/{key}/{filename}[.metadata]    a file a page listed (the same for every profile)
+    /healthz                              {"status": "ok"}
+    /metrics                              Prometheus text format
+
+Every client is untrusted (one proxy may serve a whole organisation): the raw request
+path is checked before routing (length, characters, each segment percent-decoded once),
+no response header carries a byte of the request that was not checked, error bodies are
+one line, and whatever goes wrong ends in a status and a log line, never a traceback.
+Each answer is logged as one JSON object per line (``wheelnext.proxy.access``).
+
+``create_app()`` with no argument reads the settings named by ``WHEELNEXT_PROXY_CONFIG``
+(``proxy_config``): that is the factory uvicorn's and gunicorn's workers import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import Timeout
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wheelnext.core.errors import WheelnextError, one_line
+from wheelnext.installer.proxy import (
+    _USERINFO,
+    HTML_TYPE,
+    JSON_TYPE,
+    MAX_PATH,
+    Profile,
+    Served,
+    VariantProxy,
+    path_segments,
+    project_name,
+    render_html,
+    render_json,
+    wants_json,
+)
+from wheelnext.installer.proxy_config import ENV, ProxyConfig, load_config
+from wheelnext.installer.proxy_metrics import ROUTES, Metrics, profile_label
+
+LOG = logging.getLogger("wheelnext.installer")
+ACCESS = logging.getLogger("wheelnext.proxy.access")
+MAX_HEADERS = 100  # as http.server: more is 431
+MAX_REASON = 160  # characters of an error reason a client reads
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
+_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+STATUSES = frozenset({200, 301, 304, 400, 404, 405, 414, 431, 500, 502, 504})
+
+
+class UpstreamTimeout(Exception):
+    """Raised for 504 answers (the upstream did not answer in time)."""
+
+
+def _text(status: int, message: str, **headers: str) -> Response:
+    """A one-line plain-text answer; the line is printable ASCII only."""
+    line = _PRINTABLE.sub("?", one_line(message, MAX_REASON))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    return Response(line + "\n", status, headers, "text/plain; charset=utf-8")
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether an upstream failure was a timeout (the exception chain names one, or the
+    client's one-line message does: index groups join their members' messages)."""
+    import httpcore
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    return "Timeout:" in text or "timed out" in text
+
+
+def _route_of(parts: list[str] | None) -> str:
+    if not parts:
+        return "other"
+    head = parts[2] if parts[0] == "p" and len(parts) > 2 else parts[0]
+    if head == "files" and parts[-1].endswith(".metadata"):
+        return "metadata"
+    return head if head in ROUTES else "other"
+
+
+class Guard:
+    """Checks the raw request before anything routes it: method, header count, path
+    length and characters; stores the decoded segments for the endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        info = scope.setdefault("wheelnext", {})
+        answer: Response | None = None
+        parts = None
+        if scope["method"] not in ("GET", "HEAD"):
+            answer = _text(405, "method not allowed (GET and HEAD only)", Allow="GET, HEAD")
+        elif len(scope.get("headers") or ()) > MAX_HEADERS:
+            answer = _text(431, f"more than {MAX_HEADERS} header lines")
+        elif len(raw) > MAX_PATH:
+            answer = _text(414, "request path too long")
+        else:
+            try:
+                parts = path_segments(raw.decode("ascii"))
+            except UnicodeDecodeError:
+                parts = None
+            if parts is None:
+                answer = _text(400, "bad request path")
+        info["route"] = _route_of(parts)
+        if answer is not None:
+            await answer(scope, receive, send)
+            return
+        info["parts"] = parts
+        scope["path"] = raw.decode("ascii")  # route on the checked, undecoded path
+        await self.app(scope, receive, send)
+
+
+class AccessLog:
+    """One JSON line per answer (time, method, path, status, bytes, duration, profile,
+    cache) and the request counter; the path is the checked one, JSON-escaped."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.monotonic()
+        info: dict[str, Any] = scope.setdefault("wheelnext", {})
+        state = {"status": 0, "bytes": 0}
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                state["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting)
+        finally:
+            raw = scope.get("raw_path") or b""
+            status = state["status"]
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "method": _PRINTABLE.sub("?", str(scope.get("method", "")))[:16],
+                "path": raw[:300].decode("ascii", "replace"),
+                "status": status,
+                "bytes": 0 if scope.get("method") == "HEAD" else state["bytes"],
+                "duration_ms": round((time.monotonic() - start) * 1000, 2),
+                "profile": info.get("profile", "default"),
+                "cache": info.get("cache", "-"),
+            }
+            ACCESS.info(json.dumps(record, ensure_ascii=True))
+            if self.metrics is not None:
+                shown = str(status) if status in STATUSES else "other"
+                self.metrics.requests.labels(info.get("route", "other"), shown).inc()
+
+
+class Endpoints:
+    """The index, files, health and metrics answers over one VariantProxy."""
+
+    def __init__(self, proxy: VariantProxy, metrics: Metrics | None, ttl: float) -> None:
+        self.proxy, self.metrics, self.ttl = proxy, metrics, ttl
+
+    async def healthz(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}\n', 200, media_type="application/json")
+
+    async def metrics_page(self, request: Request) -> Response:
+        if self.metrics is None:
+            return _text(404, "metrics are off")
+        body, kind = self.metrics.exposition()
+        return Response(body, 200, media_type=kind)
+
+    async def index(self, request: Request) -> Response:
+        """Everything under /simple, /p and /files; one answer, whatever happens."""
+        info: dict[str, Any] = request.scope["wheelnext"]
+        try:
+            return await self._route(request, info["parts"], info)
+        except WheelnextError as exc:
+            return self._upstream_failure(request, exc)
+        except Timeout:
+            return _text(504, "timed out waiting for another download of this file")
+        except Exception as exc:
+            LOG.error(
+                "%s: internal error: %s: %s",
+                one_line(request.scope.get("raw_path", b"").decode("ascii", "replace"), 200),
+                type(exc).__name__,
+                one_line(str(exc), 300),
+            )
+            return _text(500, "internal error (the proxy's log says more)")
+
+    def _upstream_failure(self, request: Request, exc: WheelnextError) -> Response:
+        reason = _USERINFO.sub("***@", one_line(str(exc), 400))
+        path = one_line(request.scope.get("raw_path", b"").decode("ascii", "replace"), 200)
+        LOG.warning("%s: %s", path, reason)
+        timeout = _is_timeout(exc)
+        if self.metrics is not None:
+            self.metrics.upstream_errors.labels("timeout" if timeout else "error").inc()
+        if timeout:
+            return _text(504, "upstream timeout: " + reason)
+        return _text(502, "upstream error: " + reason)
+
+    async def _route(self, request: Request, parts: list[str], info: dict[str, Any]) -> Response:
+        if len(parts) >= 2 and parts[0] == "p":
+            token = parts[1]
+            if not _TOKEN_CHARS.fullmatch(token):
+                return _text(400, "invalid profile token: bad characters or length")
+            info["profile"] = profile_label(token)
+            from wheelnext.core.profile_token import ProfileTokenError
+
+            try:
+                profile = self.proxy.profile(token)
+            except ProfileTokenError as exc:
+                return _text(400, str(exc))
+            prefix = f"/p/{token}"
+            rest = parts[2:]
+        else:
+            profile, prefix, rest = self.proxy.default, "", parts
+        if len(rest) in (2, 3) and rest[0] == "simple" and rest[1] and rest[2:] in ([], [""]):
+            return await self._project(request, profile, prefix, rest[1], len(rest) == 3)
+        if not prefix and len(parts) == 3 and parts[0] == "files":
+            return await self._file(request, parts[1], parts[2], info)
+        return _text(404, "not found (the index is at /simple/NAME/ or /p/TOKEN/simple/NAME/)")
+
+    async def _project(
+        self, request: Request, profile: Profile, prefix: str, name: str, slash: bool
+    ) -> Response:
+        canonical = project_name(name)
+        if canonical is None:
+            return _text(404, "not found: not a valid project name")
+        if name != canonical or not slash:
+            location = f"{prefix}/simple/{canonical}/"
+            return Response(b"", 301, {"Location": location}, "text/plain")
+        served, hit = await run_in_threadpool(self.proxy.project, canonical, profile)
+        request.scope["wheelnext"]["cache"] = "hit" if hit else "miss"
+        if served is None:
+            return _text(404, f"{canonical}: no upstream index lists it")
+        if wants_json(request.headers.get("accept", "")):
+            body, kind = render_json(canonical, served), JSON_TYPE
+        else:
+            body, kind = render_html(canonical, served), HTML_TYPE
+        headers = {"Vary": "Accept", "Cache-Control": f"max-age={int(self.ttl)}"}
+        return Response(body, 200, headers, kind)
+
+    async def _file(
+        self, request: Request, key: str, filename: str, info: dict[str, Any]
+    ) -> Response:
+        metadata = filename.endswith(".metadata")
+        wanted = filename.removesuffix(".metadata") if metadata else filename
+        item: Served | None = await run_in_threadpool(self.proxy.served, key)
+        if item is None or not wanted or item.filename != wanted:
+            return _text(404, "unknown file (request the project page first)")
+        if metadata:
+            if not item.located.file.core_metadata:
+                return _text(404, "no metadata file for this wheel")
+            data, hit = await run_in_threadpool(self.proxy.metadata, item)
+            info["cache"] = "hit" if hit else "miss"
+            return Response(data, 200, media_type="application/octet-stream")
+        if request.method == "HEAD":
+            size = await run_in_threadpool(self.proxy.size, item)
+            if size is not None:  # answered from the store or the page: nothing fetched
+                info["cache"] = "head"
+                return Response(
+                    b"",
+                    200,
+                    {"Content-Length": str(size)},
+                    "application/octet-stream",
+                )
+        path, hit = await run_in_threadpool(self.proxy.fetch_file, item.located)
+        info["cache"] = "hit" if hit else "miss"
+        return FileResponse(path, media_type="application/octet-stream")
+
+
+def configure_logging(verbose: bool, prog: str = "wn proxy") -> None:
+    """The proxy's log lines on stderr (once per process): ``prog: LEVEL: message`` for
+    its own messages, bare JSON lines for the access log, uvicorn's warnings alike."""
+    from wheelnext.installer.cli_common import _redacted
+
+    log = logging.getLogger("wheelnext.installer")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
+        handler.addFilter(_redacted)
+        log.addHandler(handler)
+        log.setLevel(logging.INFO if verbose else logging.WARNING)
+        log.propagate = False
+    if not ACCESS.handlers:
+        access = logging.StreamHandler(sys.stderr)
+        access.setFormatter(logging.Formatter("%(message)s"))
+        ACCESS.addHandler(access)
+        ACCESS.setLevel(logging.INFO)
+        ACCESS.propagate = False
+    server = logging.getLogger("uvicorn.error")
+    if not server.handlers and not logging.getLogger("uvicorn").handlers:  # uvicorn's CLI has
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
+        server.addHandler(handler)
+        server.setLevel(logging.WARNING)
+        server.propagate = False
+
+
+def build(config: ProxyConfig) -> tuple[Starlette, Callable[[], None]]:
+    """The application for ``config`` and a function releasing what it holds."""
+    from wheelnext.core.priorities import load_user_priorities
+    from wheelnext.core.supported import SupportedProperties
+    from wheelnext.installer.http import HttpClient
+    from wheelnext.installer.indexes import IndexSet
+    from wheelnext.installer.proxy_store import ProxyStore
+
+    cache = Path(config.cache_dir)
+    pages_http = HttpClient(cache / "http", timeout=config.timeout)
+    files_http = HttpClient(None, timeout=config.timeout)
+    indexes = IndexSet(config.indexes, pages_http)
+    metrics = Metrics()
+    proxy = VariantProxy(
+        indexes,
+        pages_http,
+        SupportedProperties.from_json(config.profile, source="the proxy's profile"),
+        load_user_priorities(),
+        store=ProxyStore(cache / "proxy", config.upstreams_digest()),
+        ttl=config.ttl,
+        files_http=files_http,
+        max_upstream=config.max_upstream_concurrency,
+        metrics=metrics,
+    )
+    endpoints = Endpoints(proxy, metrics, config.ttl)
+
+    def close() -> None:
+        indexes.close()
+        pages_http.close()
+        files_http.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # threads wait on each other's downloads (file locks): room for them all
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(
+            64, 2 * config.max_upstream_concurrency
+        )
+        try:
+            yield
+        finally:
+            close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", endpoints.healthz, methods=["GET", "HEAD"]),
+            Route("/metrics", endpoints.metrics_page, methods=["GET", "HEAD"]),
+            Route("/{rest:path}", endpoints.index, methods=["GET", "HEAD"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(Guard)
+    app.add_middleware(AccessLog, metrics=metrics)
+    return app, close
+
+
+def create_app() -> Starlette:
+    """The factory workers import (``wheelnext.installer.proxy_app:create_app``): the
+    application for the settings file named by ``WHEELNEXT_PROXY_CONFIG``."""
+    path = os.environ.get(ENV)
+    if not path:
+        raise SystemExit(f"wn proxy: error: {ENV} is not set (wn proxy --write-config makes one)")
+    try:
+        config = load_config(Path(path))
+    except WheelnextError as exc:
+        raise SystemExit(f"wn proxy: error: {exc}") from None
+    configure_logging(config.verbose)
+    return build(config)[0]
