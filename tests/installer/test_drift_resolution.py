@@ -80,7 +80,10 @@ def test_kept_variant_resolves_its_own_dependencies(
 
     kept = install(server, venv, v4)
     assert kept.returncode == 0, kept.stderr
-    assert said(kept.stdout) == ["Already installed demo 2.0", "Already installed helper 1.5"]
+    assert dry_said(kept.stdout) == [
+        "Kept demo 2.0 (v3) (installed)",
+        "Already installed helper 1.5",
+    ]
     assert kept.stderr == drift_line("v3", "v4")
     assert variant_of(venv) == "VARIANT = 'v3'"
     assert installed_names(venv) == {"demo", "helper"}
@@ -118,7 +121,12 @@ def test_unsupported_kept_variant_resolves_from_installed_metadata(
 
     kept = install(server, venv, only_v4)
     assert kept.returncode == 0, kept.stderr
-    assert said(kept.stdout) == ["Already installed demo 2.0", "Already installed helper 1.5"]
+    # v3 is not supported here: never "Already installed", and the same words as the dry run
+    assert said(kept.stdout) == [
+        "Kept demo 2.0 [variant v3] (installed)",
+        "Already installed helper 1.5",
+    ]
+    assert said(kept.stdout) == [line.replace("Would keep", "Kept", 1) for line in said(dry.stdout)]
     assert kept.stderr == drift_line("v3", "v4")
     assert variant_of(venv) == "VARIANT = 'v3'"
     assert installed_names(venv) == {"demo", "helper"}
@@ -138,7 +146,7 @@ def test_kept_variant_keeps_the_dependencies_only_it_declares(
     kept = install(server, venv, v3)
     assert kept.returncode == 0, kept.stderr
     assert said(kept.stdout) == [
-        "Already installed demo 2.0",
+        "Kept demo 2.0 [variant v4] (installed)",
         "Already installed fastpath 1.0",
         "Already installed helper 1.5",
     ]

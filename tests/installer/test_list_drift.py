@@ -121,7 +121,7 @@ def test_wn_install_names_drift_and_reinstall_variants_switches(
 
     kept = install(v4)  # same version, other machine: said, not changed
     assert kept.returncode == 0, kept.stderr
-    assert "Already installed demo 2.0" in kept.stdout
+    assert "Kept demo 2.0 [variant v3] (installed)" in kept.stdout
     assert kept.stderr == (
         "wn install: demo 2.0: installed as variant v3, this machine now selects variant v4; "
         "--reinstall-variants switches it\n"

@@ -78,7 +78,7 @@ def test_lock_install_names_drift_and_takes_the_reinstall_flags(
     assert kept.returncode == 0, kept.stderr
     assert kept.stderr == drift_line("v3", "v4")
     assert kept.stdout.splitlines() == [
-        "Already installed demo 2.0",
+        "Kept demo 2.0 [variant v3] (installed)",
         "Already installed helper 1.5",
     ]
     assert variant_of(venv) == "VARIANT = 'v3'"

@@ -1,4 +1,6 @@
-"""``wn install``: the reference installer (pip-like flags, index groups, variants)."""
+"""``wn install``: install requirements, choosing the best variant wheel for this machine.
+
+The reference installer: pip-like flags, index priority groups, variants."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelnext.installer.cli_common import (
+    CACHE_DIR_HELP,
+    REFRESH_HELP,
+    TIMEOUT_HELP,
+    VERBOSE_HELP,
     add_requirement_options,
     check_dir,
     check_index_url,
@@ -23,6 +29,7 @@ from wheelnext.installer.cli_common import (
     variant_suffix,
 )
 from wheelnext.installer.envlock import lock_timeout
+from wheelnext.installer.linking import LINK_MODE_HELP, cache_dir
 
 if TYPE_CHECKING:
     from wheelnext.installer.finder import Chosen, Finder
@@ -33,14 +40,21 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog or "wn install",
         description="Resolve and install requirements, choosing the best variant wheel for "
-        "this (or another) machine, with index priority groups.",
+        "this (or another) machine, with index priority groups. By default wn installs into "
+        "the environment of the Python interpreter wn itself runs under (the one holding "
+        "this wn command), not an activated virtual environment: give --python or --target "
+        "to install elsewhere.",
     )
     add_requirement_options(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "--python", metavar="PATH", help="install into this interpreter's environment"
+        "--python",
+        metavar="PATH",
+        help="install into this interpreter's environment (default: the interpreter wn runs under)",
     )
-    where.add_argument("--target", type=Path, metavar="DIR", help="install into DIR")
+    where.add_argument(
+        "--target", type=Path, metavar="DIR", help="install into DIR (default: see --python)"
+    )
     p.add_argument(
         "--no-default-extras", action="store_true", help="ignore Default-Extra (PEP 771)"
     )
@@ -55,25 +69,34 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--properties",
         type=Path,
         metavar="FILE",
-        help="select variants for another machine (wn-detect --json output)",
+        help="select variants for another machine (wn-detect --json output; default: "
+        "detect this machine)",
     )
     p.add_argument(
         "--link-fallback",
         choices=("error", "copy"),
         default="error",
-        help="when the filesystem cannot make a wheel's symlinks (PEP 778): fail, or copy",
+        help="when the filesystem cannot make a wheel's symlinks (PEP 778): fail, or copy "
+        "(default: %(default)s)",
     )
-    p.add_argument("--cache-dir", type=Path, metavar="DIR")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS")
+    p.add_argument(
+        "--link-mode", choices=("hardlink", "reflink", "copy"), default="hardlink",
+        help=LINK_MODE_HELP,
+    )  # fmt: skip
+    p.add_argument("--cache-dir", type=Path, metavar="DIR", help=CACHE_DIR_HELP)
+    p.add_argument(
+        "--no-cache", action="store_true", help="cache no HTTP response and no unpacked wheel"
+    )
+    p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
+    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
     p.add_argument(
         "--lock-timeout",
         type=lock_timeout,
         metavar="SECONDS",
         help="wait at most this long for another wn on the same environment (default: forever)",
     )
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     from wheelnext.installer.install_options import add_install_options
 
     add_install_options(p)  # --no-deps, -c, -U, --force-reinstall, --reinstall-variants
@@ -163,10 +186,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
             dry_run(plan, target, decide(args, plan, target, prog), _describe)
             return 0
         with locked(target, args.lock_timeout, prog):
-            force = prepare_install(args, finder, plan, target, prog)  # variant drift
+            decision = prepare_install(args, finder, plan, target, prog)  # variant drift
             outcome = install_all(
-                plan, wheels, target, link_fallback=args.link_fallback, force=force
-            )
+                plan, wheels, target, link_fallback=args.link_fallback, force=decision.force,
+                cache=cache_dir(args.cache_dir, args.no_cache), link_mode=args.link_mode,
+            )  # fmt: skip
         if not args.quiet:
             for chosen in outcome.installed:
                 print(f"Installed {_describe(chosen)}")
@@ -176,8 +200,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                     f"{outcome.links.bytes_saved} bytes"
                     + (f"; copied {outcome.links.copies} instead" if outcome.links.copies else "")
                 )
-            for chosen in outcome.unchanged:
-                print(f"Already installed {chosen.name} {chosen.version}")
+            for chosen in outcome.unchanged:  # as the dry run says it
+                print(decision.unchanged(chosen, dry=False))
     return 0
 
 

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from wheelnext.installer.target import Target
 
 PYPI = "https://pypi.org/simple"
+# help texts several commands share (argparse fills in %(default)s)
+VERBOSE_HELP = "log each step on stderr"
+CACHE_DIR_HELP = "cache HTTP responses in DIR (default: the user cache's wheelnext/http)"
+REFRESH_HELP = (
+    "ask the index about every cached page, however fresh its Cache-Control says it is "
+    "(default: a fresh page is used without a request)"
+)
+TIMEOUT_HELP = "give up on an index or download after this long (default: %(default)s)"
 
 
 def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
@@ -177,7 +185,13 @@ class _Sources(argparse.Action):
 
 def add_index_options(p: argparse.ArgumentParser) -> None:
     """The index-priority options ``wn install`` and ``wn proxy`` share (spec/installer.md)."""
-    p.add_argument("--find-links", action="append", default=[], metavar="DIR")
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also look for wheels in DIR, a flat directory (repeatable; default: none)",
+    )
     p.add_argument(
         "--index",
         action=_Sources,
@@ -200,15 +214,32 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
         help="use this named index only for packages pinned to it",
     )
     p.add_argument(
-        "--index-strategy", choices=("project", "candidates", "merge-all"), default="project"
+        "--index-strategy",
+        choices=("project", "candidates", "merge-all"),
+        default="project",
+        help="which groups a project comes from: the first that lists it (project), the first "
+        "with a usable file (candidates), or all merged, as pip does (merge-all); "
+        "default: %(default)s",
     )
-    p.add_argument("--pin", action="append", default=[], metavar="PKG=INDEXNAME")
+    p.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="PKG=INDEXNAME",
+        help="look PKG up on that named index only (repeatable; default: none)",
+    )
     p.add_argument(
         "--fallthrough-on-error",
         action="store_true",
         help="treat an unreachable group as not listing the project",
     )
-    p.add_argument("--mirror-mismatch", choices=("warn", "error"), default="warn")
+    p.add_argument(
+        "--mirror-mismatch",
+        choices=("warn", "error"),
+        default="warn",
+        help="when mirrors of one group offer the same file with different hashes "
+        "(default: %(default)s)",
+    )
 
 
 def index_config(
@@ -266,10 +297,29 @@ def index_config(
 
 def add_requirement_options(p: argparse.ArgumentParser) -> None:
     """``REQ``, ``-r FILE`` and the index options ``wn install`` and ``wn lock`` share."""
-    p.add_argument("requirements", nargs="*", metavar="REQ")
-    p.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
-    p.add_argument("--index-url", metavar="URL", help=f"main index (default {PYPI})")
-    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    p.add_argument(
+        "requirements", nargs="*", metavar="REQ", help="a requirement (PEP 508), e.g. 'numpy>=2'"
+    )
+    p.add_argument(
+        "-r",
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read requirements from FILE (repeatable)",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        help=f"main index: an http(s) URL or a directory (default: {PYPI})",
+    )
+    p.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another index merged with --index-url, as pip does (repeatable; default: none)",
+    )
     p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
     add_index_options(p)
 
@@ -352,7 +402,7 @@ def open_indexes(
     cache = (
         None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
     )
-    http = HttpClient(cache, timeout=args.timeout)
+    http = HttpClient(cache, timeout=args.timeout, refresh=getattr(args, "refresh", False))
     indexes = IndexSet(config, http)
     try:
         yield http, indexes

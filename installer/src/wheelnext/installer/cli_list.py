@@ -1,5 +1,6 @@
-"""``wn list``: installed distributions with their variant label and properties, marking
-those whose variant is no longer the one this machine would choose (variant drift)."""
+"""``wn list``: installed distributions with their variants, marking variant drift.
+
+Drift: the installed variant is no longer the one this machine would choose."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import json
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import check_dir, machine_selector, run_command
+from wheelnext.installer.cli_common import (
+    VERBOSE_HELP,
+    check_dir,
+    machine_selector,
+    run_command,
+)
 from wheelnext.installer.envlock import lock_timeout
 
 
@@ -18,13 +24,20 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         description="List installed distributions with their variants; mark variant drift.",
     )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--python", metavar="PATH", help="list this interpreter's environment")
-    where.add_argument("--target", type=Path, metavar="DIR", help="list DIR")
+    where.add_argument(
+        "--python",
+        metavar="PATH",
+        help="list this interpreter's environment (default: the interpreter wn runs under)",
+    )
+    where.add_argument(
+        "--target", type=Path, metavar="DIR", help="list DIR (default: see --python)"
+    )
     p.add_argument(
         "--properties",
         type=Path,
         metavar="FILE",
-        help="judge drift for another machine (wn-detect --json output)",
+        help="judge drift for another machine (wn-detect --json output; default: detect "
+        "this machine)",
     )
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     p.add_argument(
@@ -36,7 +49,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait at most this long for another wn on the same environment (default: forever)",
     )
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     return p
 
 

@@ -1,5 +1,6 @@
-"""``wn lock``: resolve and write a PEP 751 ``pylock.toml`` with PEP 825 variant wheels,
-for this machine or for several machine profiles at once (spec/lock.md)."""
+"""``wn lock``: resolve into a PEP 751 ``pylock.toml`` listing PEP 825 variant wheels.
+
+For this machine or for several machine profiles at once (spec/lock.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from wheelnext.core.errors import one_line
 from wheelnext.installer.cli_common import (
+    CACHE_DIR_HELP,
+    REFRESH_HELP,
+    TIMEOUT_HELP,
+    VERBOSE_HELP,
     add_requirement_options,
     check_dir,
     default_indexes,
@@ -36,14 +41,19 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "variant wheels (PEP 825) of every locked release.",
     )
     add_requirement_options(p)
-    p.add_argument("--python", metavar="PATH", help="lock for this interpreter")
+    p.add_argument(
+        "--python",
+        metavar="PATH",
+        help="lock for this interpreter (default: the interpreter wn runs under)",
+    )
     p.add_argument(
         "--properties",
         type=Path,
         action="append",
         default=[],
         metavar="FILE",
-        help="lock for this machine profile (wn-detect --json); repeat for several",
+        help="lock for this machine profile (wn-detect --json); repeat for several "
+        "(default: detect this machine)",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument(
@@ -64,11 +74,18 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-default-extras", action="store_true", help="ignore Default-Extra (PEP 771)"
     )
-    p.add_argument("-o", "--output", default="pylock.toml", metavar="FILE", help="'-' for stdout")
-    p.add_argument("--cache-dir", type=Path, metavar="DIR")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="pylock.toml",
+        metavar="FILE",
+        help="write the lock to FILE, '-' for stdout (default: %(default)s)",
+    )
+    p.add_argument("--cache-dir", type=Path, metavar="DIR", help=CACHE_DIR_HELP)
+    p.add_argument("--no-cache", action="store_true", help="cache no HTTP response")
+    p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
+    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     return p
 
 
@@ -246,17 +263,17 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
                     picked.package.variants,
                 )
             with locked(target, args.lock_timeout, prog):
-                force = decide(args, chosen, target, prog).force  # variant drift, flags
+                decision = decide(args, chosen, target, prog)  # variant drift, flags
                 outcome = install_all(
-                    chosen, wheels, target, link_fallback=args.link_fallback, force=force
+                    chosen, wheels, target, link_fallback=args.link_fallback, force=decision.force
                 )
     finally:
         http.close()
     if not args.quiet:
         for c in outcome.installed:
             print(f"Installed {describe(c)}")
-        for c in outcome.unchanged:
-            print(f"Already installed {c.name} {c.version}")
+        for c in outcome.unchanged:  # as the dry run says it
+            print(decision.unchanged(c, dry=False))
     return 0
 
 

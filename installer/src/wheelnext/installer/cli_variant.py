@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelnext.installer.cli_common import check_dir, check_wheel_file, run_command
+from wheelnext.installer.cli_common import VERBOSE_HELP, check_dir, check_wheel_file, run_command
 
 if TYPE_CHECKING:
     from wheelnext.core.metadata import VariantMetadata
@@ -19,13 +19,26 @@ _PLUGIN_API = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog or "wn variant", description="Variant wheels (PEP 825).")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    make = sub.add_parser("make", help="turn a built wheel into a variant wheel")
-    make.add_argument("wheel", type=Path, metavar="WHEEL")
+    about = "turn a built wheel into a variant wheel"
+    make = sub.add_parser(
+        "make",
+        help=about,
+        description=f"{about.capitalize()}: a copy named WHEEL-LABEL.whl with the variant.json "
+        "that says which hardware it is for.",
+    )
+    make.add_argument("wheel", type=Path, metavar="WHEEL", help="the built (non-variant) wheel")
     kind = make.add_mutually_exclusive_group(required=True)
-    kind.add_argument("--property", "-p", action="append", default=[], metavar="'NS :: F :: V'")
+    kind.add_argument(
+        "--property",
+        "-p",
+        action="append",
+        default=[],
+        metavar="'NS :: F :: V'",
+        help="a property the wheel needs, e.g. 'x86_64 :: level :: v3' (repeatable)",
+    )
     kind.add_argument("--null", action="store_true", help="the null variant (no properties)")
     make.add_argument("--label", help="the label (default: variantlib's 8-digit hash label)")
     make.add_argument(
@@ -49,18 +62,40 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         metavar="NS=REQUIREMENT",
         help="the provider to require for NS (default: the one installed here)",
     )
-    make.add_argument("--plugin-api", action="append", default=[], metavar="NS=MODULE:ATTR")
+    make.add_argument(
+        "--plugin-api",
+        action="append",
+        default=[],
+        metavar="NS=MODULE:ATTR",
+        help="the provider's plugin object for NS, with --format variantlib (default: none)",
+    )
     make.add_argument(
         "--no-validate", action="store_true", help="allow values installed providers do not declare"
     )
-    make.add_argument("-o", "--output-dir", type=Path, metavar="DIR")
+    make.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the variant wheel to DIR (default: beside WHEEL)",
+    )
 
-    show = sub.add_parser("show", help="print a wheel's label and properties")
-    show.add_argument("wheel", type=Path, metavar="WHEEL")
+    about = "print a wheel's label and properties"
+    show = sub.add_parser("show", help=about, description=f"{about.capitalize()}.")
+    show.add_argument("wheel", type=Path, metavar="WHEEL", help="a variant (or plain) wheel")
     show.add_argument("--json", action="store_true", help="print its variant.json document")
 
-    index = sub.add_parser("index", help="write {name}-{version}-variants.json for DIR")
-    index.add_argument("directory", type=Path, metavar="DIR")
+    about = "write {name}-{version}-variants.json for DIR"
+    index = sub.add_parser(
+        "index",
+        help=about,
+        description=f"{about.capitalize()}: the index-level file that lists every variant "
+        "wheel of each release in DIR with its properties, for installers to read before "
+        "downloading.",
+    )
+    index.add_argument(
+        "directory", type=Path, metavar="DIR", help="a directory of a release's variant wheels"
+    )
     return p
 
 

@@ -6,25 +6,40 @@ import argparse
 import sys
 from pathlib import Path
 
-from wheelnext.installer.cli_common import check_dir, check_wheel_file, run_command
+from wheelnext.installer.cli_common import VERBOSE_HELP, check_dir, check_wheel_file, run_command
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog or "wn wheel", description="Wheel format tools.")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    re = sub.add_parser("recompress", help="rewrite every member with one compression method")
-    re.add_argument("wheel", type=Path, metavar="WHEEL")
+    about = "rewrite every member with one compression method"
+    re = sub.add_parser("recompress", help=about, description=f"{about.capitalize()}.")
+    re.add_argument("wheel", type=Path, metavar="WHEEL", help="the wheel to rewrite")
     method = re.add_mutually_exclusive_group(required=True)
-    for name in ("zstd", "deflate", "stored"):
-        method.add_argument(f"--{name}", dest="method", action="store_const", const=name)
+    methods = {
+        "zstd": "Zstandard (smaller, faster to unpack; needs a zstd-aware installer)",
+        "deflate": "deflate, what every installer reads",
+        "stored": "no compression",
+    }
+    for name, what in methods.items():
+        method.add_argument(f"--{name}", dest="method", action="store_const", const=name, help=what)
     re.add_argument("--level", type=int, help="zstd -7..22 (default 3), deflate 0..9 (default 6)")
-    re.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="default: in place")
+    re.add_argument(
+        "-o", "--output-dir", type=Path, metavar="DIR", help="write there (default: in place)"
+    )
 
-    dd = sub.add_parser("dedupe", help="replace identical shared-library copies by links")
-    dd.add_argument("wheel", type=Path, metavar="WHEEL")
-    dd.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="default: in place")
+    about = "replace identical shared-library copies by links"
+    dd = sub.add_parser(
+        "dedupe",
+        help=about,
+        description=f"{about.capitalize()} (PEP 778 symlinks inside the wheel).",
+    )
+    dd.add_argument("wheel", type=Path, metavar="WHEEL", help="the wheel to rewrite")
+    dd.add_argument(
+        "-o", "--output-dir", type=Path, metavar="DIR", help="write there (default: in place)"
+    )
     return p
 
 

@@ -110,6 +110,25 @@ class Reinstall:
 
     force: frozenset[str]  # canonical names reinstalled all the same
     drifted: frozenset[str]  # installed as another variant than the one selected now
+    labels: Mapping[str, str | None] = field(default_factory=dict)  # drifted: installed label
+
+    def unchanged(self, chosen: Chosen, *, dry: bool) -> str:
+        """What a run says of a planned release it leaves installed: ``Kept NAME VERSION
+        [variant L] (installed)`` (``Would keep`` in a dry run) when the installed variant
+        is not the one selected now, even one this machine does not support; ``Already
+        installed NAME VERSION`` only when it is."""
+        from packaging.utils import canonicalize_name
+
+        from wheelnext.core.errors import one_line
+        from wheelnext.installer.cli_common import variant_suffix
+
+        key = canonicalize_name(chosen.name)
+        if key not in self.drifted:
+            return f"Already installed {chosen.name} {chosen.version}"
+        label = self.labels.get(key)
+        label = one_line(label, 80) if label else None
+        verb = "Would keep" if dry else "Kept"
+        return f"{verb} {chosen.name} {chosen.version}{variant_suffix(label)} (installed)"
 
 
 def decide(
@@ -124,26 +143,30 @@ def decide(
     from wheelnext.installer import drift
     from wheelnext.installer.transaction import installed
 
-    drifted = drift.drifted_in_plan(plan, installed(target))
+    present = installed(target)
+    drifted = drift.drifted_in_plan(plan, present)
+    labels = {key: drift.installed_label(present[key])[1] for key in drifted}
     if args.force_reinstall:
-        return Reinstall(frozenset(canonicalize_name(c.name) for c in plan), frozenset(drifted))
+        everything = frozenset(canonicalize_name(c.name) for c in plan)
+        return Reinstall(everything, frozenset(drifted), labels)
     if args.reinstall_variants:
-        return Reinstall(frozenset(drifted), frozenset(drifted))
+        return Reinstall(frozenset(drifted), frozenset(drifted), labels)
     for line in drifted.values():
         print(f"{prog}: {line}; --reinstall-variants switches it", file=sys.stderr)
-    return Reinstall(frozenset(), frozenset(drifted))
+    return Reinstall(frozenset(), frozenset(drifted), labels)
 
 
 def prepare_install(
     args: argparse.Namespace, finder: Finder, plan: Sequence[Chosen], target: Target, prog: str
-) -> frozenset[str]:
+) -> Reinstall:
     """Before installing a resolved plan: note each wheel's variant record, say which
-    releases are installed as another variant (drift), and return the projects to
-    reinstall at the same version (``--force-reinstall``, ``--reinstall-variants``)."""
+    releases are installed as another variant (drift), and return the decision: the
+    projects to reinstall at the same version (``--force-reinstall``,
+    ``--reinstall-variants``) and the drifted ones kept."""
     from wheelnext.installer import drift
 
     drift.remember_plan(finder, plan)
-    return decide(args, plan, target, prog).force
+    return decide(args, plan, target, prog)
 
 
 def dry_run(
@@ -154,9 +177,7 @@ def dry_run(
     drifted release left as it is, ``Already installed NAME VERSION`` for the rest."""
     from packaging.utils import canonicalize_name
 
-    from wheelnext.core.errors import one_line
-    from wheelnext.installer.cli_common import variant_suffix
-    from wheelnext.installer.drift import installed_label, same_release
+    from wheelnext.installer.drift import same_release
     from wheelnext.installer.transaction import installed
 
     present = installed(target)
@@ -165,9 +186,5 @@ def dry_run(
         dist = present.get(key)
         if dist is None or not same_release(dist, chosen) or key in reinstall.force:
             print(f"Would install {describe(chosen)}")
-        elif key in reinstall.drifted:
-            label = installed_label(dist)[1]
-            label = one_line(label, 80) if label else None
-            print(f"Would keep {chosen.name} {chosen.version}{variant_suffix(label)} (installed)")
         else:
-            print(f"Already installed {chosen.name} {chosen.version}")
+            print(reinstall.unchanged(chosen, dry=True))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from wheelnext.core.cli._common import EXIT_USAGE
+from wheelnext.core.cli._common import EXIT_USAGE, warnings_as_lines
 
 COMMAND_GROUP = "wheelnext.commands"
 # core's own commands (also registered in COMMAND_GROUP): no entry-point scan (~45 ms) to run them
@@ -27,12 +27,47 @@ def _commands(name: str | None = None) -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
 
 
+NO_SUMMARY = "(no description)"
+
+
+def _summary(ref: str) -> str:
+    """A command's one-line description: the first paragraph of its module's docstring,
+    read from the source without running it (``wn --help`` stays cheap, and a broken
+    third-party command cannot break it), less the ````wn NAME``:`` prefix."""
+    import ast
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from wheelnext.core.errors import one_line
+
+    try:
+        spec = importlib.util.find_spec(ref.partition(":")[0])
+        origin = spec.origin if spec is not None else None
+        if origin is None or not origin.endswith(".py"):
+            return NO_SUMMARY
+        with Path(origin).open("rb") as source:
+            doc = ast.get_docstring(ast.parse(source.read(1_000_000)))
+    except Exception:  # any package's import or source may be broken
+        return NO_SUMMARY
+    first = (doc or "").strip().split("\n\n", 1)[0]
+    first = re.sub(r"^``[^`]*``:\s*", "", first).replace("``", "")
+    return one_line(first, 100) or NO_SUMMARY
+
+
 def _usage(commands: dict[str, str]) -> str:
-    names = "\n".join(f"  {name}" for name in sorted(commands)) or "  (none installed)"
+    width = max(map(len, commands), default=0)
+    names = (
+        "\n".join(f"  {name:<{width}}  {_summary(commands[name])}" for name in sorted(commands))
+        or "  (none installed)"
+    )
     return (
-        "usage: wn [--version] COMMAND [ARGS...]\n\n"
+        "usage: wn [-h] [--version] COMMAND [ARGS...]\n\n"
         "Hardware-aware wheel selection.\n\ncommands:\n"
-        f"{names}\n\nRun 'wn COMMAND --help' for a command's options.\n"
+        f"{names}\n\noptions:\n"
+        "  -h, --help  show this help and exit\n"
+        "  --version   print wn's version and exit\n\n"
+        "Run 'wn COMMAND --help' for a command's options.\n"
     )
 
 
@@ -53,13 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wn: error: unknown command {name!r}", file=sys.stderr)
         return EXIT_USAGE
     from wheelnext.core.discovery import load_object
+    from wheelnext.core.errors import WheelnextError, one_line
 
-    command = load_object(commands[name])
+    try:
+        command = load_object(commands[name])
+    except WheelnextError as exc:  # a broken third-party command: one line, no traceback
+        print(f"wn: error: command {name!r}: {one_line(str(exc), 500)}", file=sys.stderr)
+        return EXIT_USAGE
     if not callable(command):
         print(f"wn: error: command {name!r} is not callable", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = command(rest, prog=f"wn {name}")
+        with warnings_as_lines(f"wn {name}"):
+            result = command(rest, prog=f"wn {name}")
         sys.stdout.flush()
     except BrokenPipeError:
         return _reader_left()
