@@ -96,15 +96,15 @@ def test_wn_detect_absent_and_namespace_filter() -> None:
 def test_wn_detect_table() -> None:
     proc = run("wn-detect", env={"FICTIONAL_HW_GEN": "gen3", "COLUMNS": "200"})
     assert proc.returncode == 0
-    out = proc.stdout
-    for text in (
-        "fictional_hw",
-        "ok",
-        "fictional-hw-provider 2.1",
-        "gen3, gen2, gen1",
-        "failed: RuntimeError: driver exploded",
-    ):
-        assert text in out, text
+    cells = table_cells(proc.stdout)
+    status, lines = cells["fictional_hw"]
+    assert (status, lines[0]) == ("ok", "fictional-hw-provider 2.1")
+    assert feature_rows(lines) == [["arch", "gen3, gen2, gen1"], ["mode", "safe"]]
+    # the status word in its column, the reason on a line of its own under the provider
+    assert cells["broken_hw"] == (
+        "failed",
+        ["raising-provider 0.3", "RuntimeError: driver exploded"],
+    )
 
 
 FLAGGY = """
@@ -136,17 +136,30 @@ FLAGGY = """
 LONG_DIST = "flaggy-accelerator-provider-with-a-rather-long-distribution-name"
 
 
-def table_rows(out: str) -> list[list[str]]:
-    """The cells of each row of a rich table, wrapped lines joined with a space."""
-    rows: list[list[str]] = []
+def table_cells(out: str) -> dict[str, tuple[str, list[str]]]:
+    """Each provider's status and the lines of its last cell (provider, reason, features)."""
+    cells: dict[str, tuple[str, list[str]]] = {}
+    namespace = ""
     for line in out.splitlines():
-        if not line.strip().startswith("│"):
-            continue
-        cells = [cell.strip() for cell in line.strip()[1:-1].split("│")]
-        if rows and not cells[0] and not cells[3]:  # a wrapped line of the row above
-            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        if line.startswith("│"):
+            first, status, rest = line[1:-1].split("│")
+            if first.strip():
+                namespace = first.strip()
+                cells[namespace] = (status.strip(), [])
+            cells[namespace][1].append(rest[1:].rstrip())
+    return cells
+
+
+def feature_rows(lines: list[str]) -> list[list[str]]:
+    """(feature, values) of a provider's cell lines after its first (the distribution),
+    a wrapped line joined to the row above with a space."""
+    rows: list[list[str]] = []
+    for line in lines[1:]:
+        if line.startswith(" "):
+            rows[-1][1] += " " + line.strip()
         else:
-            rows.append(cells)
+            feature, values = line.split("  ", 1)
+            rows.append([feature, values.strip()])
     return rows
 
 
@@ -154,26 +167,22 @@ def test_wn_detect_table_folds_flags_keeps_names_whole(install_provider: Install
     install_provider("flaggy_provider", FLAGGY, dist=LONG_DIST, version="3.0")
     proc = run("wn-detect", "--no-cache", "--namespace", "flaggy_accelerator_namespace")
     assert proc.returncode == 0, proc.stderr
-    rows = table_rows(proc.stdout)
-    # piped: names in full even where an 80-column terminal would have cut them
-    assert "flaggy_accelerator_namespace" in proc.stdout
-    assert f"{LONG_DIST} 3.0" in proc.stdout
-    first = next(i for i, r in enumerate(rows) if "flaggy_accelerator_namespace" in r)
-    assert rows[first][3:] == ["generation", "g12, g11, g10, g9, g8, g7, g6, g5, … (+4 more)"]
-    # the flags, folded into one wrapped row after the other features
-    assert rows[first + 1][3:] == ["20 flags on", ", ".join(f"flag{n:02}" for n in range(1, 21))]
+    # piped: names in full even where an 80-column terminal would have folded them
+    status, lines = table_cells(proc.stdout)["flaggy_accelerator_namespace"]
+    assert (status, lines[0]) == ("ok", f"{LONG_DIST} 3.0")
+    assert feature_rows(lines) == [
+        ["generation", "g12, g11, g10, g9, g8, g7, g6, g5, … (+4 more)"],
+        # the flags, folded into one wrapped row after the other features
+        ["20 flags on", ", ".join(f"flag{n:02}" for n in range(1, 21))],
+    ]
     assert "--all" in proc.stdout
 
-    every = table_rows(
-        run(
-            "wn-detect", "--no-cache", "--all", "--namespace", "flaggy_accelerator_namespace"
-        ).stdout
-    )
-    features = [r[3:] for r in every if r[3] != "Feature"]
+    every = run("wn-detect", "--no-cache", "--all", "--namespace", "flaggy_accelerator_namespace")
+    features = feature_rows(table_cells(every.stdout)["flaggy_accelerator_namespace"][1])
     assert features[:10] == [[f"flag{n:02}", "on"] for n in range(1, 11)]
     assert features[10] == ["generation", ", ".join(f"g{n}" for n in range(12, 0, -1))]
     assert len(features) == 21
-    assert "flags on" not in " ".join(" ".join(r) for r in every)
+    assert "flags on" not in every.stdout
 
 
 @pytest.mark.usefixtures("providers")
@@ -545,3 +554,129 @@ def test_live_wn_detect_on_this_machine() -> None:
             "error",
             "features",
         }
+
+
+MANY_VALUES = """
+    from wheelnext.core.hookspecs import hookimpl
+    from wheelnext.core.providers import FeatureDeclaration, ProviderDescription
+
+    ARCHS = tuple(f"{n}_{kind}" for kind in ("real", "virtual") for n in range(129, 49, -1))
+
+    @hookimpl
+    def wheelnext_provider():
+        return ProviderDescription("many_hw", "m", (FeatureDeclaration("arch", ARCHS),))
+
+    @hookimpl
+    def wheelnext_detect(context):
+        return []
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "listed"),
+    [
+        ("90", "the nearest of its 160 values, best first: 90_real, 90_virtual, … and 158 more"),
+        ("129_rea", "the nearest of its 160 values, best first: 129_real, … and 159 more"),
+        (
+            "zzz",
+            "the first of its 160 values, best first: "
+            + ", ".join(f"{n}_real" for n in range(129, 117, -1))
+            + ", … and 148 more",
+        ),
+    ],
+)
+def test_wn_detect_explain_bounds_a_long_list_of_values(
+    install_provider: InstallProvider, value: str, listed: str
+) -> None:
+    """An undeclared value of a feature with 160 values: one readable line, not all 160."""
+    install_provider("many_provider", MANY_VALUES, dist="many-provider", version="1.0")
+    proc = run("wn-detect", "--explain", f"many_hw :: arch :: {value}")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"wn-detect: error: --explain: many-provider 1.0 declares no value {value!r} for "
+        f"'many_hw :: arch' ({listed}; wn-detect --explain 'many_hw :: arch' lists them)\n"
+    )
+
+
+def test_wn_detect_explain_a_feature_lists_every_declared_value(
+    install_provider: InstallProvider,
+) -> None:
+    """``--explain 'ns :: feature'``, where the error above points: all values, best first."""
+    install_provider("many_provider", MANY_VALUES, dist="many-provider", version="1.0")
+    archs = [f"{n}_{kind}" for kind in ("real", "virtual") for n in range(129, 49, -1)]
+    proc = run("wn-detect", "--explain", "many_hw::arch")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "many_hw :: arch",
+        "  provider:     many-provider 1.0 (many_provider)",
+        "  values:       160 declared, best first:",
+        *(f"    {arch}" for arch in archs),
+    ]
+    doc = json.loads(run("wn-detect", "--explain", "many_hw :: arch", "--json").stdout)
+    assert doc == {
+        "feature": "many_hw :: arch",
+        "distribution": "many-provider",
+        "version": "1.0",
+        "provider": "many_provider",
+        "kind": "native",
+        "values": archs,
+    }
+    for text, problem in [
+        ("many_hw :: speed", "many-provider 1.0 declares no feature 'speed' in namespace "
+         "'many_hw' (its features: arch)"),
+        ("nobody :: arch", "no installed provider answers for namespace 'nobody'"),
+        ("Many :: arch", "invalid variant property 'Many :: arch': expected "),
+    ]:  # fmt: skip
+        bad = run("wn-detect", "--explain", text)
+        assert (bad.returncode, bad.stdout) == (1, "")
+        assert bad.stderr.startswith(f"wn-detect: error: --explain: {problem}")
+        assert len(bad.stderr.splitlines()) == 1
+
+
+@pytest.mark.usefixtures("providers")
+def test_wn_detect_version_names_core_and_every_provider() -> None:
+    from wheelnext.core import __version__
+
+    for argv, prog in ((["wn-detect"], "wn-detect"), (["wn", "detect"], "wn detect")):
+        proc = run(*argv, "--version")
+        assert proc.returncode == 0, proc.stderr
+        (line,) = proc.stdout.splitlines()
+        head, _, providers = line.partition("; providers: ")
+        assert head == f"{prog} (wheelnext-core {__version__})"
+        assert {"fictional-hw-provider 2.1", "raising-provider 0.3"} <= set(providers.split(", "))
+
+
+def test_select_takes_the_file_name_of_a_wheel_path(tmp_path: Path) -> None:
+    """``--wheel dist/x.whl`` ranks x.whl (the file need not exist); a name that is not a
+    wheel filename is one line and status 1, not a rejection and status 0."""
+    variants = write(tmp_path / "demo-1.0-variants.json", VARIANTS)
+    profile = write(tmp_path / "p.json", {"providers": []})
+    argv = ["wn", "select", "--variants-json", str(variants), "--properties", str(profile)]
+    proc = run(*argv, "--wheel", str(tmp_path / "no" / "such" / "demo-1.0-py3-none-any.whl"))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "demo-1.0-py3-none-any.whl\n", "")
+    for wheel, problem in [
+        ("/tmp/x/demo.whl", "invalid wheel filename 'demo.whl': wrong number of '-' separated"),
+        ("dist/", "invalid wheel filename '': must end in .whl"),
+        ("demo-1.0-py3-none-any-BAD!.whl", "invalid variant label 'BAD!'"),
+    ]:
+        bad = run(*argv, "--wheel", "demo-1.0-py3-none-any.whl", "--wheel", wheel)
+        assert (bad.returncode, bad.stdout) == (1, ""), bad.stderr
+        assert bad.stderr.startswith(f"wn select: error: --wheel {wheel}: ")
+        assert problem in bad.stderr
+        assert len(bad.stderr.splitlines()) == 1
+
+
+def test_select_without_wheels_says_the_names_are_made_up(tmp_path: Path) -> None:
+    variants = write(tmp_path / "demo-1.0-variants.json", VARIANTS)
+    profile = write(tmp_path / "p.json", {"providers": []})
+    argv = ["wn", "select", "--variants-json", str(variants), "--properties", str(profile)]
+    made_up = run(*argv)
+    assert made_up.returncode == 0, made_up.stderr
+    assert made_up.stdout.splitlines()[-1] == "demo-1.0-py3-none-any.whl"
+    assert made_up.stderr.splitlines()[0] == (
+        "wn select: note: no --wheel given: ranking each label of demo-1.0-variants.json as "
+        "demo-1.0-py3-none-any-LABEL.whl, and the non-variant demo-1.0-py3-none-any.whl, "
+        "as if the release had them (--wheel FILENAME ranks real wheels)"
+    )
+    real = run(*argv, "--wheel", "demo-1.0-py3-none-any-null.whl")
+    assert (real.stdout, real.stderr) == ("demo-1.0-py3-none-any-null.whl\n", "")

@@ -184,7 +184,7 @@ def test_index_dry_run_says_already_installed_and_drift(
         (["-c", "constraints.txt"], "--constraint"),
         (["--no-default-extras"], "--no-default-extras"),
         (["--report", "report.json"], "--report"),
-        (["--cache-dir", "cache"], "--cache-dir"),
+        (["--refresh"], "--refresh"),  # a lock reads no index page
         (["demo"], "'demo'"),
         (["-r", "requirements.txt"], "-r requirements.txt"),
     ],
@@ -249,8 +249,8 @@ def test_wn_lock_says_what_it_locked(server: Server, demo: StaticIndex, tmp_path
 
     (tmp_path / "file").write_text("")
     for args, code, words in (
-        (["--timeout", "0"], 2, "--timeout"),
-        (["--timeout", "nan"], 2, "--timeout"),
+        (["--timeout", "0"], 1, "--timeout"),
+        (["--timeout", "nan"], 1, "--timeout"),
         (["--cache-dir", str(tmp_path / "file" / "c")], 1, "--cache-dir"),
     ):
         done = wn("lock", "helper", "--index-url", server.url("pypi"), "-o", str(out), *args)

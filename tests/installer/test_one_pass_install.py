@@ -8,6 +8,7 @@ refused with nothing left behind; the wheel given is never changed."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import zipfile
@@ -25,7 +26,7 @@ from tests.installer.wheels import build_wheel
 from tests.security.crashes import CRASH_AT, wn_env
 from wheelnext.installer.archive import inspect_archive
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.journal import STAGING
+from wheelnext.installer.journal import JOURNAL, STAGING, JournalError, recover
 from wheelnext.installer.staging import LARGE, unpack
 from wheelnext.installer.target import Target
 from wheelnext.installer.transaction import check_plan, install_all, transaction
@@ -247,3 +248,34 @@ def test_large_members_unpacked_by_worker_threads_are_checked_too(
     names = list(tree.files)
     assert tree.path(names.index("huge/a.bin")).read_bytes() == big
     assert tree.path(names.index("huge/b.bin")).read_bytes() == big[::-1]
+
+
+def test_a_batch_create_record_is_replayed_children_first(tmp_path: Path) -> None:
+    """One ``create`` record may list a wheel's directories and files; a kill after some of
+    them were made leaves those removed by the repair, the others simply absent."""
+    target = target_at(tmp_path / "env")
+    lib = tmp_path / "env" / "lib"
+    (lib / "pkg" / "sub").mkdir(parents=True)
+    (lib / "pkg" / "a.py").write_bytes(b"a")
+    (lib / "keep.py").write_bytes(b"not ours")
+    paths = [lib / "pkg", lib / "pkg" / "sub", lib / "pkg" / "a.py", lib / "pkg" / "sub" / "b.py"]
+    record = json.dumps(["create", *map(str, paths)])
+    (lib / JOURNAL).write_text(f'["begin", "1"]\n{record}\n')
+    message = recover(target)
+    assert message is not None
+    assert "rolled back an interrupted install" in message
+    assert "4 new paths removed" in message
+    assert sorted(p.name for p in lib.iterdir()) == ["keep.py"]
+
+
+def test_a_batch_create_record_naming_an_outside_path_is_refused(tmp_path: Path) -> None:
+    target = target_at(tmp_path / "env")
+    lib = tmp_path / "env" / "lib"
+    lib.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    record = json.dumps(["create", str(lib / "ok.py"), str(victim)])
+    (lib / JOURNAL).write_text(f'["begin", "1"]\n{record}\n')
+    with pytest.raises(JournalError, match="names a path outside the environment"):
+        recover(target)
+    assert victim.read_bytes() == b"precious"

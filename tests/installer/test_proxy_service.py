@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -99,10 +100,9 @@ def imported(venv: Path) -> str:
     ).stdout.strip()
 
 
-@pytest.fixture
-def demo(server: Server, built: Path) -> StaticIndex:
+def demo_files(built: Path) -> list[Path]:
     """demo 1.0 plain; demo 2.0 with v4, v3, null and non-variant wheels and variants.json."""
-    return server.index("pypi").add(
+    return [
         build_wheel(built, "demo", "1.0"),
         *(
             build_wheel(built, "demo", "2.0", label=label, properties=p)
@@ -111,7 +111,20 @@ def demo(server: Server, built: Path) -> StaticIndex:
         build_wheel(built, "demo", "2.0", label="null", namespaces=["x86_64"]),
         build_wheel(built, "demo", "2.0"),
         variants_json(built, "demo", "2.0", {**LEVELS, "null": {}}, ["x86_64"]),
-    )
+    ]
+
+
+@pytest.fixture
+def demo(server: Server, built: Path) -> StaticIndex:
+    """``demo_files`` on the test index "pypi", with PEP 658 metadata files."""
+    return server.index("pypi").add(*demo_files(built))
+
+
+@pytest.fixture
+def nometa(server: Server, built: Path) -> StaticIndex:
+    """``demo_files`` on an index without PEP 658 metadata (as many mirrors): uv reads
+    a wheel's METADATA by HEAD and byte ranges."""
+    return server.index("pypi", core_metadata=False).add(*demo_files(built))
 
 
 def test_two_profiles_through_one_proxy_with_pip_and_uv(
@@ -132,7 +145,7 @@ def test_two_profiles_through_one_proxy_with_pip_and_uv(
         ):
             proc = client(tool, venv, "install", "--index-url", index, "demo")
             assert proc.returncode == 0, proc.stderr
-        access = [json.loads(line) for line in proxy.log() if line.startswith("{")]
+    access = [json.loads(line) for line in proxy.log() if line.startswith("{")]  # all written
     assert imported(venvs["pip-v4"]) == "2.0 v4"
     assert imported(venvs["uv-v3"]) == "2.0 v3"
     assert imported(venvs["pip-default"]) == "2.0 null"
@@ -142,7 +155,10 @@ def test_two_profiles_through_one_proxy_with_pip_and_uv(
         hashlib.sha256(v4.encode()).hexdigest()[:12],
         hashlib.sha256(v3.encode()).hexdigest()[:12],
     }
-    assert not any(v4 in json.dumps(e["profile"]) for e in access)  # tokens are not logged
+    assert not any(t in line for line in proxy.log() for t in (v4, v3))  # tokens: never logged
+    paths = {entry["path"] for entry in access}
+    for t in (v4, v3):
+        assert f"/p/{hashlib.sha256(t.encode()).hexdigest()[:12]}/simple/demo/" in paths
     assert {"time", "method", "path", "status", "bytes", "duration_ms", "cache"} <= set(access[0])
 
 
@@ -178,35 +194,56 @@ def test_concurrent_first_requests_download_once(
 
 
 class Dribble:
-    """An upstream that serves a static index tree, sending one file's first half and
-    then waiting until ``release`` is set (a slow mirror), the rest after."""
+    """An upstream that serves a static index tree (JSON pages, or HTML ones without
+    sizes), answers HEAD and single ``bytes=FIRST-LAST`` ranges, and records every
+    request; with ``slow``, it sends that file's first half and then waits until
+    ``release`` is set (a slow mirror), the rest after."""
 
-    def __init__(self, root: Path, slow: str) -> None:
-        self.root, self.slow = root, slow
+    def __init__(self, root: Path, slow: str | None = None, *, html: bool = False) -> None:
+        self.root, self.slow, self.html = root, slow, html
         self.release = threading.Event()
         self.started = threading.Event()
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # paths of GETs and HEADs
+        self.asked: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+            def do_HEAD(self) -> None:
+                self.answer()
+
             def do_GET(self) -> None:
+                self.answer()
+
+            def answer(self) -> None:
                 path = self.path.split("?", 1)[0]
                 outer.requests.append(path)
+                outer.asked.append((self.command, path, self.headers.get("Range")))
                 local = outer.root / path.lstrip("/")
                 if path.endswith("/"):
-                    local /= "index.json"
+                    local /= "index.html" if outer.html else "index.json"
                 if not local.is_file():
                     self.send_error(404)
                     return
                 data = local.read_bytes()
-                self.send_response(200)
-                kind = JSON_TYPE if path.endswith("/") else "application/octet-stream"
+                wanted = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range") or "")
+                if wanted and self.command == "GET" and not path.endswith("/"):
+                    first, last = int(wanted[1]), min(int(wanted[2]), len(data) - 1)
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+                    data = data[first : last + 1]
+                else:
+                    self.send_response(200)
+                    self.send_header("Accept-Ranges", "bytes")
+                page = "text/html" if outer.html else JSON_TYPE
+                kind = page if path.endswith("/") else "application/octet-stream"
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if self.command == "HEAD":
+                    return
                 if local.name == outer.slow and not outer.release.is_set():
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
@@ -301,6 +338,9 @@ def test_health_metrics_head_and_bad_tokens(
         assert bad.status_code == 400
         assert bad.text.startswith("invalid profile token: ")
         assert bad.text.count("\n") == 1
+        root = httpx.get(f"{proxy.url}/simple/")
+        assert root.status_code == 404
+        assert root.text.startswith("no project list here: ask for /simple/NAME/")
 
         page = httpx.get(f"{proxy.url}/p/{good}/simple/demo/", headers={"Accept": JSON_TYPE})
         entry = next(f for f in page.json()["files"] if f["filename"].startswith("demo-2.0"))
@@ -308,6 +348,7 @@ def test_health_metrics_head_and_bad_tokens(
         head = httpx.head(target)
         assert head.status_code == 200
         assert int(head.headers["content-length"]) == entry["size"]
+        assert head.headers["accept-ranges"] == "bytes"
         assert f"/pypi/files/{V3_WHEEL}" not in server.requests  # nothing downloaded
 
         invented = [
@@ -317,6 +358,9 @@ def test_health_metrics_head_and_bad_tokens(
         for t in invented:
             assert httpx.get(f"{proxy.url}/p/{t}/simple/demo/").status_code == 200
         text = httpx.get(f"{proxy.url}/metrics").text
+        log = proxy.stderr.read_text()
+    assert tampered not in log  # a bad token is logged by its hash too
+    assert f"/p/{hashlib.sha256(tampered.encode()).hexdigest()[:12]}/simple/demo/" in log
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert {
         "wheelnext_proxy_requests",
@@ -339,6 +383,117 @@ def test_health_metrics_head_and_bad_tokens(
         if s.name.endswith("_total")
     }
     assert {("simple", "400"), ("simple", "200"), ("files", "200"), ("healthz", "200")} <= statuses
+
+
+def test_head_and_ranges_never_download_a_whole_file(tmp_path: Path, nometa: StaticIndex) -> None:
+    """A HEAD answers size and ``Accept-Ranges`` from the page, asking the upstream
+    nothing; a range of a file not downloaded yet is one ranged upstream GET passed
+    through (206, the right bytes, nothing stored); a bad range is 416 asking nothing;
+    several ranges get the whole file (downloaded once, verified, stored), whose ranges
+    are then served from the store."""
+    wheel = (nometa.files_dir / V3_WHEEL).read_bytes()
+    size, file = len(wheel), f"/pypi/files/{V3_WHEEL}"
+    upstream = Dribble(nometa.root)
+    token_v3 = encode_profile(SupportedProperties.from_features({"x86_64": {"level": ["v3"]}}))
+    with upstream.serving() as url, running(tmp_path, "--upstream", url) as proxy:
+        page = httpx.get(
+            f"{proxy.url}/p/{token_v3}/simple/demo/", headers={"Accept": JSON_TYPE}, timeout=WAIT
+        ).json()
+        entry = next(f for f in page["files"] if f["hashes"]["sha256"] == sha256(wheel))
+        target = str(httpx.URL(proxy.url).join(entry["url"]))
+        with httpx.Client(timeout=WAIT) as http:
+            head = http.head(target)
+            assert (head.status_code, head.headers["accept-ranges"]) == (200, "bytes")
+            assert int(head.headers["content-length"]) == size
+            assert [a for a in upstream.asked if a[1] == file] == []
+
+            part = http.get(target, headers={"Range": "bytes=10-99"})
+            assert part.status_code == 206
+            assert part.content == wheel[10:100]
+            assert part.headers["content-range"] == f"bytes 10-99/{size}"
+            tail = http.get(target, headers={"Range": "bytes=-22"})
+            assert (tail.status_code, tail.content) == (206, wheel[-22:])
+            assert [a for a in upstream.asked if a[1] == file] == [
+                ("GET", file, "bytes=10-99"),
+                ("GET", file, f"bytes={size - 22}-{size - 1}"),
+            ]
+            assert not list((proxy.cache / "proxy").rglob(V3_WHEEL))  # parts: not stored
+
+            beyond = http.get(target, headers={"Range": f"bytes={size}-"})
+            assert beyond.status_code == 416
+            assert beyond.headers["content-range"] == f"bytes */{size}"
+            for bad in ("bytes=9-2", "bytes=-0", "bytes=x-1", "bytes=1-2 3", "bytes=" + "9" * 19):
+                refused = http.get(target, headers={"Range": bad})
+                assert refused.status_code == 416, bad
+                assert refused.text.startswith("range not satisfiable: ")
+            assert len([a for a in upstream.asked if a[1] == file]) == 2
+
+            whole = http.get(target, headers={"Range": "bytes=0-1,5-6"})
+            assert (whole.status_code, whole.content) == (200, wheel)
+            assert whole.headers["accept-ranges"] == "bytes"
+            stored = http.get(target, headers={"Range": "bytes=3-6"})
+            assert (stored.status_code, stored.content) == (206, wheel[3:7])
+    log = [json.loads(line) for line in proxy.log() if line.startswith("{")]  # all written
+    assert [a for a in upstream.asked if a[1] == file][2:] == [("GET", file, None)]
+    assert [(e["status"], e["cache"]) for e in log if e["status"] == 206] == [
+        (206, "range"),
+        (206, "range"),
+        (206, "hit"),
+    ]
+
+
+def test_head_and_a_range_without_a_declared_size(tmp_path: Path, nometa: StaticIndex) -> None:
+    """Upstream HTML pages declare no size: a HEAD asks the upstream's HEAD (once, then
+    remembered), never a download; a range is then one ranged GET."""
+    wheel = (nometa.files_dir / V3_WHEEL).read_bytes()
+    file = f"/pypi/files/{V3_WHEEL}"
+    upstream = Dribble(nometa.root, html=True)
+    token_v3 = encode_profile(SupportedProperties.from_features({"x86_64": {"level": ["v3"]}}))
+    with upstream.serving() as url, running(tmp_path, "--upstream", url) as proxy:
+        page = httpx.get(
+            f"{proxy.url}/p/{token_v3}/simple/demo/", headers={"Accept": JSON_TYPE}, timeout=WAIT
+        ).json()
+        entry = next(f for f in page["files"] if f["hashes"]["sha256"] == sha256(wheel))
+        assert "size" not in entry
+        target = str(httpx.URL(proxy.url).join(entry["url"]))
+        with httpx.Client(timeout=WAIT) as http:
+            for _ in range(2):
+                head = http.head(target)
+                assert (head.status_code, head.headers["accept-ranges"]) == (200, "bytes")
+                assert int(head.headers["content-length"]) == len(wheel)
+            part = http.get(target, headers={"Range": "bytes=0-9"})
+            assert (part.status_code, part.content) == (206, wheel[:10])
+    assert [a for a in upstream.asked if a[1] == file] == [
+        ("HEAD", file, None),
+        ("GET", file, "bytes=0-9"),
+    ]
+
+
+def test_uv_reads_metadata_by_ranges_through_the_proxy(tmp_path: Path, nometa: StaticIndex) -> None:
+    """Without PEP 658 files, uv's resolution through the proxy (``--dry-run``) reads
+    wheels by HEAD and ranges only: no whole wheel leaves the upstream; the install
+    after downloads the selected variant once."""
+    upstream = Dribble(nometa.root)
+    v3 = token(tmp_path, ["v3", "v2", "v1"])
+    venv = tmp_path / "venv"
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    with upstream.serving() as url, running(tmp_path, "--upstream", url) as proxy:
+        index = f"{proxy.url}/p/{v3}/simple"
+        dry = client("uv", venv, "install", "--dry-run", "--index-url", index, "demo")
+        assert dry.returncode == 0, dry.stderr
+        wheels = [a for a in upstream.asked if a[1].endswith(".whl")]
+        assert wheels, "uv read no wheel"
+        assert all(a[2] is not None for a in wheels), wheels  # only ranges
+        assert not list((proxy.cache / "proxy" / "files").rglob("*.whl"))
+        done = client("uv", venv, "install", "--index-url", index, "demo")
+        assert done.returncode == 0, done.stderr
+    assert imported(venv) == "2.0 v3"
+    whole = [a[1] for a in upstream.asked if a[1].endswith(".whl") and a[2] is None]
+    assert whole == [f"/pypi/files/{V3_WHEEL}"]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def test_upstream_failures_are_502_and_504(tmp_path: Path, server: Server) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import snapshot
 from tests.installer.envs import wn
-from tests.installer.test_one_pass_install import rich_wheel
+from tests.installer.index import Server
+from tests.installer.test_one_pass_install import rich_wheel, wn_install
+from tests.installer.wheels import build_wheel
+from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.unpacked_cache import MANIFEST, TREE
 
 # written per environment: RECORD, INSTALLER, the variant record, scripts with a shebang
@@ -129,3 +133,98 @@ def test_a_stale_temporary_build_is_ignored_and_swept(wheel_dir: Path, tmp_path:
     install(wheel_dir, tmp_path / "env", cache)
     assert not leftover.exists()
     assert (tmp_path / "env" / "demo" / "blob.bin").stat().st_nlink == 2
+
+
+def test_a_warm_install_takes_the_archive_findings_from_the_entry(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    info = json.loads((entry(cache) / MANIFEST).read_bytes())["info"]
+    assert info["filename"] == "demo-1.0-py3-none-any.whl"
+    assert info["dist_info"] == "demo-1.0.dist-info"
+    assert ["scripts", "tool"] in info["installs"]
+    install(wheel_dir, tmp_path / "warm", cache)
+    assert snapshot(tmp_path / "warm") == snapshot(tmp_path / "first")
+
+
+def test_the_checks_against_the_target_still_run_on_a_warm_install(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    target = tmp_path / "taken"
+    (target / "demo" / "sub").mkdir(parents=True)
+    (target / "demo" / "sub" / "mod.py").write_bytes(b"someone else's\n")
+    before = snapshot(target)
+    proc = wn(
+        "install", "demo", "--no-index", "--find-links", str(wheel_dir), "--no-deps",
+        "--target", str(target), "--cache-dir", str(cache),
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "demo/sub/mod.py: already exists and belongs to another distribution" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(target) == before
+
+
+def test_the_same_bytes_under_another_name_are_checked_again(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    """The findings are kept with the filename they were made for: the checks compare
+    the name with the metadata, so the same bytes under another name are inspected."""
+    cache = tmp_path / "cache"
+    wheel = wheel_dir / "demo-1.0-py3-none-any.whl"
+    wn_install(wheel, tmp_path / "first", cache / "unpacked")
+    renamed = tmp_path / "renamed" / "other-1.0-py3-none-any.whl"
+    renamed.parent.mkdir()
+    renamed.write_bytes(wheel.read_bytes())
+    with pytest.raises(InstallerError, match=r"^other-1\.0-py3-none-any\.whl: "):
+        wn_install(renamed, tmp_path / "env", cache / "unpacked")
+    assert not (tmp_path / "env" / "lib" / "demo").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"members": 5}, {"record": {"x": ["sha256=", "1"]}}, {"filename": "demo-1.0-other.whl"}],
+)
+def test_malformed_or_foreign_findings_are_ignored_and_the_wheel_inspected(
+    wheel_dir: Path, tmp_path: Path, change: dict[str, object]
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    manifest = entry(cache) / MANIFEST
+    doc = json.loads(manifest.read_bytes())
+    doc["info"].update(change)
+    manifest.write_text(json.dumps(doc))
+    install(wheel_dir, tmp_path / "second", cache)
+    assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
+
+
+def test_the_wheels_metadata_is_kept_and_still_compared_with_the_index(
+    server: Server, built: Path, tmp_path: Path
+) -> None:
+    """The METADATA read from a verified wheel is kept by its sha256 and filename: a warm
+    run compares that with the index's PEP 658 file instead of opening the zip."""
+    server.index("pypi").add(build_wheel(built, "demo", "1.0"))
+    cache = tmp_path / "cache"
+
+    def run(where: str) -> subprocess.CompletedProcess[str]:
+        return wn(
+            "install", "demo", "--index-url", server.url("pypi"), "--cache-dir", str(cache),
+            "--target", str(tmp_path / where),
+        )  # fmt: skip
+
+    assert run("first").returncode == 0
+    (memo,) = cache.glob("**/wheel-metadata/*/*")
+    name, _, kept = memo.read_bytes().partition(b"\n")
+    assert name == b"demo-1.0-py3-none-any.whl"
+    assert b"Name: demo" in kept
+    unlike = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: other\n"
+    memo.write_bytes(name + b"\n" + unlike)  # a damaged cache is caught, not believed
+    proc = run("second")
+    assert proc.returncode != 0
+    assert "differs from the index's" in proc.stderr
+    assert not (tmp_path / "second" / "demo").exists()
+    memo.write_bytes(b"other-1.0-py3-none-any.whl\n" + unlike)  # kept for another name
+    assert run("third").returncode == 0
+    assert memo.read_bytes() == name + b"\n" + kept  # read from the wheel, kept again

@@ -490,7 +490,8 @@ def test_unknown_command_is_one_usage_error() -> None:
 def test_a_closed_pipe_ends_quietly(world: World) -> None:
     """``wn select --json | head -c1``: the reader leaves; wn stops without a traceback."""
     argv = [str(BIN / "wn"), "select", "--variants-json", str(world.variants)]
-    argv += ["--properties", str(world.profile), "--json"] + ["--wheel", "x" * 200 + ".whl"] * 2000
+    argv += ["--properties", str(world.profile), "--json"]
+    argv += [f"--wheel=pkg-1.0-{n}{'x' * 200}-py3-none-any.whl" for n in range(2000)]  # ~450 kB
     reader = subprocess.Popen(["head", "-c1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert reader.stdin is not None
     proc = subprocess.run(argv, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, check=False)

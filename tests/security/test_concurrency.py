@@ -103,7 +103,9 @@ def test_lock_timeout_gives_up_with_one_line(tmp_path: Path, built: Path, venv: 
     finally:
         first.send_signal(signal.SIGCONT)
     assert first.wait(timeout=300) == 0
-    assert wn_env("install", "x", "--lock-timeout", "-1").returncode == 2  # a usage error
+    wrong = wn_env("install", "x", "--lock-timeout", "-1")  # a wrong value: one line, exit 1
+    assert (wrong.returncode, wrong.stderr.count("\n")) == (1, 1), wrong.stderr
+    assert wrong.stderr.startswith("wn install: error: --lock-timeout: "), wrong.stderr
 
 
 def test_two_concurrent_upgrades_never_interleave(tmp_path: Path, built: Path, venv: Path) -> None:

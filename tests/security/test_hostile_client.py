@@ -44,6 +44,8 @@ OWN_HEADERS = {
     "cache-control",
     "connection",
     "x-content-type-options",
+    "accept-ranges",
+    "content-range",
 }
 UNSAFE = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
@@ -315,6 +317,7 @@ def test_redirects_name_only_the_checked_name(proxy: Proxy) -> None:
         )
         assert_safe(answer, 301, b"Injected")
         assert dict(answer.headers)["location"] == b"/p/%s/simple/de-mo/" % token.encode()
+        assert token not in proxy.log(since)  # the log names a profile by its hash only
         answer = send(
             proxy, request(b"/simple/demo/?x=%0d%0aSet-Cookie:%20evil=1", accept=JSON_TYPE.encode())
         )
@@ -388,4 +391,46 @@ def test_upstream_errors_are_one_line_without_credentials(tmp_path: Path) -> Non
         assert b"unreachable" in answer.body
         assert_clean_log(running, 0)
         running.upstream.failing.clear()
+        assert_still_serves(running)
+
+
+def test_hostile_ranges_are_refused_or_ignored(tmp_path: Path) -> None:
+    """A Range header is checked strictly: malformed, reversed, empty, oversized numbers
+    or header-like bytes are 416 with one line, asking the upstream nothing and writing
+    nothing. This upstream ignores ranges (200): the proxy then downloads the file whole,
+    verified, and serves the range from its store; many ranges or another unit get the
+    whole file."""
+    with running_proxy(tmp_path / "world", tmp_path / "stderr") as running:
+        url = json.loads(page(running)[1])["files"][0]["url"].encode()
+        wheel = (running.world / "www" / "pypi" / "files" / WHEEL).read_bytes()
+
+        def ranged(value: bytes) -> bytes:
+            return b"GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nRange: %s\r\n\r\n" % (url, value)
+
+        refused = [
+            b"bytes=5-2",
+            b"bytes=-0",
+            b"bytes=%d-" % len(wheel),
+            b"bytes=" + b"9" * 40 + b"-",
+            b"bytes=0-1\x1b[2J",
+            b"bytes=0-1;X-Injected: yes",
+            b"bytes=0x10-0x20",
+            b"bytes=+1-2",
+            b"bytes=\xe2\x80\xae1-2",
+        ]
+        with unchanged(running):
+            for value in refused:
+                assert_safe(send(running, ranged(value)), 416, b"\x1b", b"Injected", b"\xe2")
+        files = running.world / "cache" / "proxy" / "files"
+        asked = len(running.upstream.requests)
+        part = send(running, ranged(b"bytes=1-4"))
+        assert (part.status, part.body) == (206, wheel[1:5])
+        assert running.upstream.requests[asked:] == [f"/pypi/files/{WHEEL}"] * 2
+        assert [p.read_bytes() for p in files.rglob(WHEEL)] == [wheel]
+        many = send(running, ranged(b",".join(b"%d-%d" % (i, i) for i in range(500))))
+        assert (many.status, many.body) == (200, wheel)
+        other = send(running, ranged(b"items=0-1"))
+        assert (other.status, other.body) == (200, wheel)
+        assert running.upstream.requests[asked:] == [f"/pypi/files/{WHEEL}"] * 2
+        assert_clean_log(running, 0)
         assert_still_serves(running)

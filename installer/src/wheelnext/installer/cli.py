@@ -16,16 +16,18 @@ from wheelnext.installer.cli_common import (
     REFRESH_HELP,
     TIMEOUT_HELP,
     VERBOSE_HELP,
+    Seconds,
     add_requirement_options,
     check_dir,
     check_index_url,
+    checked,
     default_indexes,
     index_config,
+    links_line,
     machine_selector,
     open_indexes,
     read_roots,
     run_command,
-    seconds,
     variant_suffix,
 )
 from wheelnext.installer.envlock import lock_timeout
@@ -88,10 +90,10 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="cache no HTTP response and no unpacked wheel"
     )
     p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
-    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
+    p.add_argument("--timeout", action=Seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
     p.add_argument(
         "--lock-timeout",
-        type=lock_timeout,
+        action=checked(lock_timeout),
         metavar="SECONDS",
         help="wait at most this long for another wn on the same environment (default: forever)",
     )
@@ -195,11 +197,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
             for chosen in outcome.installed:
                 print(f"Installed {_describe(chosen)}")
             if outcome.links.links or outcome.links.copies:
-                print(
-                    f"Created {outcome.links.links} links, saving "
-                    f"{outcome.links.bytes_saved} bytes"
-                    + (f"; copied {outcome.links.copies} instead" if outcome.links.copies else "")
-                )
+                print(links_line(outcome.links))
             for chosen in outcome.unchanged:  # as the dry run says it
                 print(decision.unchanged(chosen, dry=False))
     return 0

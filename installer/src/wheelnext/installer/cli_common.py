@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from wheelnext.core.cli._common import fail
+from wheelnext.core.cli._common import EXIT_BAD_INPUT, fail
+from wheelnext.core.errors import one_line
 
 if TYPE_CHECKING:
     from wheelnext.core.properties import VariantProperty
@@ -21,13 +22,19 @@ if TYPE_CHECKING:
     from wheelnext.core.supported import SupportedProperties
     from wheelnext.installer.http import HttpClient
     from wheelnext.installer.indexes import IndexConfig, IndexSet
+    from wheelnext.installer.links import LinkOutcome
     from wheelnext.installer.requirements import Wanted
     from wheelnext.installer.target import Target
 
 PYPI = "https://pypi.org/simple"
 # help texts several commands share (argparse fills in %(default)s)
 VERBOSE_HELP = "log each step on stderr"
-CACHE_DIR_HELP = "cache HTTP responses in DIR (default: the user cache's wheelnext/http)"
+CACHE_DIR_HELP = (
+    "keep the cache in DIR: index pages (reused while their Cache-Control says fresh), "
+    "downloaded wheels by sha256, and for wn install the unpacked wheels in DIR/unpacked "
+    "(default: wheelnext/http and wheelnext/unpacked in the user cache directory, "
+    "$XDG_CACHE_HOME or ~/.cache on Linux)"
+)
 REFRESH_HELP = (
     "ask the index about every cached page, however fresh its Cache-Control says it is "
     "(default: a fresh page is used without a request)"
@@ -73,16 +80,42 @@ MAX_SECONDS = 24 * 3600.0
 
 
 def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds, above 0 and at most a day."""
+    """A finite number of seconds, above 0 and at most a day (``--timeout``, ``--ttl``)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
         raise argparse.ArgumentTypeError(
-            f"expected seconds between 0 and {MAX_SECONDS:.0f}, got {text!r}"
+            f"expected a number of seconds above 0 and at most {MAX_SECONDS:.0f}, got {text!r}"
         )
     return value
+
+
+def checked(convert: Callable[[str], object]) -> type[argparse.Action]:
+    """An argparse action storing ``convert(value)``: a wrong value is bad input, one
+    ``prog: error: OPTION: why`` line and exit 1 (as every other wrong value, and as
+    ``wn-detect --timeout``), not argparse's usage text and exit 2 (issue 16)."""
+
+    class Checked(argparse.Action):
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: object,
+            option: str | None = None,
+        ) -> None:
+            try:
+                value = convert(str(values))
+            except argparse.ArgumentTypeError as exc:
+                message = one_line(f"{option or self.dest}: {exc}", 300)
+                parser.exit(EXIT_BAD_INPUT, f"{parser.prog}: error: {message}\n")
+            setattr(namespace, self.dest, value)
+
+    return Checked
+
+
+Seconds = checked(seconds)  # action=Seconds: --timeout and --ttl of every installer command
 
 
 def port(text: str) -> int:
@@ -388,21 +421,36 @@ def machine_selector(path: Path | None, target: Target) -> Selector:
     return Selector(supported, priorities=load_user_priorities(), tags=target.tags)
 
 
+def http_cache(args: argparse.Namespace) -> Path | None:
+    """Where index pages and downloaded wheels are cached: ``--cache-dir`` or the user
+    cache's ``wheelnext/http`` (platformdirs); None with ``--no-cache``."""
+    if args.no_cache:
+        return None
+    if args.cache_dir is not None:
+        return Path(args.cache_dir)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("wheelnext")) / "http"
+
+
+def links_line(links: LinkOutcome) -> str:
+    """What making the wheels' PEP 778 links did: the line ``wn install`` ends with."""
+    line = f"Created {links.links} links, saving {links.bytes_saved} bytes"
+    return line + (f"; copied {links.copies} instead" if links.copies else "")
+
+
 @contextlib.contextmanager
 def open_indexes(
     args: argparse.Namespace, config: IndexConfig
 ) -> Iterator[tuple[HttpClient, IndexSet]]:
     """The HTTP client (cached under ``--cache-dir`` or the user cache, unless
     ``--no-cache``) and the index set over ``config``; both closed on the way out."""
-    from platformdirs import user_cache_dir
-
     from wheelnext.installer.http import HttpClient
     from wheelnext.installer.indexes import IndexSet
 
-    cache = (
-        None if args.no_cache else (args.cache_dir or Path(user_cache_dir("wheelnext")) / "http")
+    http = HttpClient(
+        http_cache(args), timeout=args.timeout, refresh=getattr(args, "refresh", False)
     )
-    http = HttpClient(cache, timeout=args.timeout, refresh=getattr(args, "refresh", False))
     indexes = IndexSet(config, http)
     try:
         yield http, indexes

@@ -12,6 +12,7 @@ from pathlib import Path
 from wheelnext.installer.cli_common import (
     VERBOSE_HELP,
     check_dir,
+    checked,
     machine_selector,
     run_command,
 )
@@ -45,7 +46,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lock-timeout",
-        type=lock_timeout,
+        action=checked(lock_timeout),
         metavar="SECONDS",
         help="wait at most this long for another wn on the same environment (default: forever)",
     )

@@ -16,15 +16,17 @@ from wheelnext.installer.cli_common import (
     REFRESH_HELP,
     TIMEOUT_HELP,
     VERBOSE_HELP,
+    Seconds,
     add_requirement_options,
     check_dir,
     default_indexes,
+    http_cache,
     index_config,
+    links_line,
     machine_selector,
     open_indexes,
     read_roots,
     run_command,
-    seconds,
     supported_properties,
     variant_suffix,
 )
@@ -84,7 +86,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, metavar="DIR", help=CACHE_DIR_HELP)
     p.add_argument("--no-cache", action="store_true", help="cache no HTTP response")
     p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
-    p.add_argument("--timeout", type=seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
+    p.add_argument("--timeout", action=Seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
     p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     return p
 
@@ -179,7 +181,9 @@ LOCK_OPTIONS = frozenset(
         "verbose",
         "force_reinstall",
         "reinstall_variants",
-        "no_cache",  # a lock install uses no cache anyway
+        "cache_dir",  # downloads and unpacked wheels are cached as for wn install
+        "no_cache",
+        "link_mode",
         "help",
     }
 )
@@ -213,13 +217,17 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
     """``wn install -r pylock.toml``: install a lock without resolving (spec/lock.md).
 
     Takes ``--python``/``--target``, ``--properties``, ``--dry-run``, ``--link-fallback``,
-    ``--timeout``, ``--lock-timeout``, ``--force-reinstall``, ``--reinstall-variants``,
-    ``-q``, ``-v``; refuses any other option. A dry run makes every check the real run
-    makes (hashes, the wheels against the lock) and says what it would do."""
+    ``--link-mode``, ``--cache-dir``, ``--no-cache``, ``--timeout``, ``--lock-timeout``,
+    ``--force-reinstall``, ``--reinstall-variants``, ``-q``, ``-v``; refuses any other
+    option. Locked ``path`` wheels are read where they lie, ``url`` ones downloaded into
+    the cache; the wheels are linked from the unpacked cache as ``wn install`` does. A
+    dry run makes every check the real run makes (hashes, the wheels against the lock)
+    and says what it would do."""
     from wheelnext.installer import drift
     from wheelnext.installer.envlock import locked, repair
     from wheelnext.installer.http import HttpClient
     from wheelnext.installer.install_options import decide, dry_run
+    from wheelnext.installer.linking import cache_dir
     from wheelnext.installer.lock.install import LockInstaller
     from wheelnext.installer.lock.read import read_lock
     from wheelnext.installer.target import probe
@@ -228,6 +236,8 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
     path = refuse_other_options(args, parser)
     if args.target is not None:
         check_dir(args.target, "--target")
+    if args.cache_dir is not None and not args.no_cache:
+        check_dir(args.cache_dir, "--cache-dir")
     lock = read_lock(path)
     target = probe(args.python, args.target)
     repair(target, args.lock_timeout, prog)  # what an interrupted wn left, before reading
@@ -238,7 +248,7 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
         properties = meta.properties(label) if meta is not None and label is not None else None
         return f"{c.name} {c.version}{variant_suffix(label, properties)} from {lock.path}"
 
-    http = HttpClient(None, timeout=args.timeout)
+    http = HttpClient(http_cache(args), timeout=args.timeout)
     try:
         installer = LockInstaller(lock, path.parent, selector, target, http)
         if not (args.force_reinstall or args.reinstall_variants):
@@ -265,13 +275,17 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
             with locked(target, args.lock_timeout, prog):
                 decision = decide(args, chosen, target, prog)  # variant drift, flags
                 outcome = install_all(
-                    chosen, wheels, target, link_fallback=args.link_fallback, force=decision.force
-                )
+                    chosen, wheels, target, link_fallback=args.link_fallback,
+                    force=decision.force, cache=cache_dir(args.cache_dir, args.no_cache),
+                    link_mode=args.link_mode,
+                )  # fmt: skip
     finally:
         http.close()
     if not args.quiet:
         for c in outcome.installed:
             print(f"Installed {describe(c)}")
+        if outcome.links.links or outcome.links.copies:
+            print(links_line(outcome.links))
         for c in outcome.unchanged:  # as the dry run says it
             print(decision.unchanged(c, dry=False))
     return 0

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelnext.installer.cli_common import (
+    Seconds,
     add_index_options,
     check_dir,
     index_config,
     port,
     run_command,
-    seconds,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ttl",
-        type=seconds,
+        action=Seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long an upstream project page is used before it is asked again "
@@ -95,7 +95,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=seconds,
+        action=Seconds,
         default=15.0,
         metavar="SECONDS",
         help="upstream timeout per request (default %(default)g)",

@@ -11,6 +11,8 @@ another variant is kept as installed unless the run reinstalls it (``kept.py``).
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import Distribution
@@ -238,12 +240,23 @@ class Finder:
             self._fetched[entry.url] = destination
         served = self._pep658.get(entry.url)
         if served is not None and entry.url not in self._checked:
-            _same_metadata(served, self._wheel_metadata(destination, entry.filename), entry)
+            inside = self._wheel_metadata(destination, entry.filename, entry.hashes.get("sha256"))
+            _same_metadata(served, inside, entry)
             self._checked.add(entry.url)
         return destination
 
-    def _wheel_metadata(self, wheel: Path, filename: str) -> DistMetadata:
-        """The METADATA inside a wheel; its ``.dist-info`` must be the filename's."""
+    def _wheel_metadata(
+        self, wheel: Path, filename: str, sha256: str | None = None
+    ) -> DistMetadata:
+        """The METADATA inside a wheel; its ``.dist-info`` must be the filename's.
+
+        ``sha256``: the wheel's, verified by ``fetch``; then the METADATA read from it
+        under this filename is kept in the cache (``wheel-metadata/ab/<sha256>``), so a
+        warm run opens no zip for it (same bytes and name, same METADATA and check)."""
+        memo = None if sha256 is None else self.http._by_hash(sha256, "wheel-metadata")
+        data = None if memo is None else _read_memo(memo, filename)
+        if data is not None:
+            return DistMetadata.parse(data, filename)
         errors: tuple[type[BaseException], ...] = (*corrupt_errors(), KeyError)
         try:
             with open_zip(wheel) as archive:
@@ -251,7 +264,10 @@ class Finder:
                 data = archive.read(name)
         except errors as exc:
             raise InstallerError(f"{filename}: not a valid wheel archive ({exc})") from None
-        return DistMetadata.parse(data, filename)
+        meta = DistMetadata.parse(data, filename)
+        if memo is not None:
+            _write_memo(memo, filename, data)
+        return meta
 
     def requirements_of(self, chosen: Chosen) -> tuple[DistMetadata, VariantEnvironment]:
         """The METADATA and variant environment ``chosen``'s dependencies are read from: the
@@ -274,7 +290,8 @@ class Finder:
             meta = DistMetadata.parse(data, f"{entry.filename}.metadata")
             self._pep658[entry.url] = meta
         else:
-            meta = self._wheel_metadata(self.fetch(chosen.located), entry.filename)
+            wheel = self.fetch(chosen.located)
+            meta = self._wheel_metadata(wheel, entry.filename, entry.hashes.get("sha256"))
         if meta.name != canonicalize_name(chosen.name) or meta.version != chosen.version:
             raise InstallerError(
                 f"{entry.filename}: METADATA says {one_line(meta.display_name, 80)} "
@@ -347,6 +364,35 @@ def _version_of_variants(filename: str) -> Version | None:
         return parse_variants_json_filename(filename)[1]
     except WheelnextError:
         return None
+
+
+MAX_MEMO = 16 * 2**20  # a kept METADATA larger than this is ignored (read from the zip)
+
+
+def _read_memo(memo: Path, filename: str) -> bytes | None:
+    """The METADATA kept for the wheel called ``filename`` (first line), or None when
+    absent, for another name, or unreadable."""
+    try:
+        with memo.open("rb") as stream:
+            data = stream.read(MAX_MEMO + 1)
+    except OSError:
+        return None
+    name, newline, metadata = data.partition(b"\n")
+    if not newline or len(data) > MAX_MEMO or name != filename.encode():
+        return None
+    return metadata
+
+
+def _write_memo(memo: Path, filename: str, data: bytes) -> None:
+    """Keep a wheel's METADATA (whole or not at all: written aside, then renamed); a
+    cache that cannot be written is only slower next time."""
+    partial = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(filename.encode() + b"\n" + data)
+        partial.replace(memo)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _dist_info(archive: Any, filename: str) -> str:

@@ -2,7 +2,8 @@
 
 Before a transaction changes anything it creates ``.wn-journal`` in the environment's
 purelib directory. Every step is recorded there *before* it is taken: each file moved
-aside into ``.wn-backup`` (``move``) and each path about to be created (``create``).
+aside into ``.wn-backup`` (``move``) and each path about to be created (``create``: one
+path, or every path a wheel's files and new directories take, in one record).
 New wheels are first unpacked and verified in ``.wn-staging`` (made after the journal is
 begun, removed by every replay), then renamed into place, each path recorded before.
 Committing appends ``commit``. Whoever finds a journal (the next ``wn`` on that
@@ -191,6 +192,16 @@ class Journal:
         self.created.append(text)
         self._write("create", text)
 
+    def creating_all(self, paths: list[str]) -> None:
+        """Note ``paths`` (normalised, absolute, parents before children) as about to be
+        created, in one record (call before creating any of them). A replay
+        deletes those that exist, children first; one not yet made is simply absent.
+        One record per wheel, not one per file: a 12,000-file wheel is one write."""
+        if not paths:
+            return
+        self.created.extend(paths)
+        self._write("create", *paths)
+
     def commit(self) -> None:
         """Decide for the new state, then clean up (a kill here is rolled forward)."""
         if self._fd is None:
@@ -302,8 +313,8 @@ class Journal:
                 if a.parent != self.backup or not a.name.isdigit():
                     raise JournalError(f"{where}: a backup outside {BACKUP}; remove it by hand")
                 self.moves.append((self._checked(original, where), a))
-            case ["create", path]:
-                self.created.append(str(self._checked(path, where)))
+            case ["create", *paths] if paths:  # one path, or a wheel's batch
+                self.created.extend(str(self._checked(path, where)) for path in paths)
             case ["commit"]:
                 self.committed = True
             case _:

@@ -38,16 +38,16 @@ class Placer:
         self._can_link = mode == "hardlink"
         self._can_clone = mode == "reflink"
 
-    def move(self, source: Path, dest: Path) -> None:
+    def move(self, source: Path | str, dest: Path | str) -> None:
         """Rename a staged file into place (a copy when it crosses file systems)."""
         try:
-            source.rename(dest)
+            os.rename(source, dest)  # noqa: PTH104  (strings: one per installed file)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             copy(source, dest)
 
-    def place(self, source: Path, dest: Path) -> None:
+    def place(self, source: Path | str, dest: Path | str) -> None:
         """Link, clone or copy a cached file to ``dest`` (which must not exist)."""
         if self._can_link:
             try:
@@ -68,7 +68,7 @@ class Placer:
         self.copied += 1
 
 
-def clone(source: Path, dest: Path) -> bool:
+def clone(source: Path | str, dest: Path | str) -> bool:
     """Reflink ``source`` to the new file ``dest``; False (nothing left behind) where the
     file system cannot."""
     src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -79,7 +79,7 @@ def clone(source: Path, dest: Path) -> bool:
             os.fchmod(fd, os.fstat(src).st_mode & 0o7777)
         except OSError as exc:
             os.close(fd)
-            dest.unlink()
+            os.unlink(dest)  # noqa: PTH108
             if exc.errno in _UNSUPPORTED:
                 return False
             raise
@@ -89,7 +89,7 @@ def clone(source: Path, dest: Path) -> bool:
     return True
 
 
-def copy(source: Path, dest: Path) -> None:
+def copy(source: Path | str, dest: Path | str) -> None:
     """Copy ``source``'s bytes and mode to the new file ``dest`` (in the kernel where it can)."""
     src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:

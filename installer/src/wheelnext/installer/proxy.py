@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
+import httpx
 from packaging.utils import canonicalize_name
 
-from wheelnext.core.errors import MetadataError, WheelnextError
+from wheelnext.core.errors import MetadataError, WheelnextError, one_line
 from wheelnext.core.filenames import (
     WheelFilename,
     is_variants_json_filename,
@@ -39,8 +40,16 @@ from wheelnext.core.metadata import VariantMetadata
 from wheelnext.core.priorities import UserPriorities
 from wheelnext.core.selector import Selector
 from wheelnext.core.supported import SupportedProperties
+from wheelnext.installer.errors import IndexUnavailable, InstallerError
 from wheelnext.installer.finder import check_source, release_metadata
-from wheelnext.installer.http import HttpClient
+from wheelnext.installer.http import (
+    MAX_REDIRECTS,
+    REDIRECT_SCHEMES,
+    DeadlinePassed,
+    HttpClient,
+    _deadline,
+    local_path,
+)
 from wheelnext.installer.indexes import IndexSet, Located
 from wheelnext.installer.proxy_store import ProxyStore, Snapshot, url_key
 from wheelnext.installer.simple_api import FileEntry
@@ -54,6 +63,88 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 API_VERSION = "1.1"
 K = TypeVar("K")
 V = TypeVar("V")
+MAX_RANGE = 8 * 1024 * 1024  # the largest partial answer passed through from upstream
+_RANGE = re.compile(r"bytes=(?:([0-9]{1,18})-([0-9]{0,18})|-([0-9]{1,18}))")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)")
+
+
+class RangeNotSatisfiable(Exception):
+    """A Range header in bytes that is malformed or lies outside the file (416)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """One checked ``bytes=`` range: ``first-last`` (last None: to the end) or, with
+    ``first`` None, the last ``suffix`` bytes."""
+
+    first: int | None
+    last: int | None
+    suffix: int = 0
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """The (first, last) byte positions, inclusive, within a file of ``size`` bytes."""
+        if self.first is None:
+            if self.suffix == 0 or size == 0:
+                raise RangeNotSatisfiable("an empty suffix range")
+            return max(0, size - self.suffix), size - 1
+        if self.first >= size:
+            raise RangeNotSatisfiable("the range starts after the end of the file")
+        last = size - 1 if self.last is None else min(self.last, size - 1)
+        return self.first, last
+
+
+def parse_range(header: str) -> ByteRange | None:
+    """The one byte range a Range header asks for; None when the header is to be ignored
+    (another unit, or several ranges: RFC 9110 lets a server answer those with the whole
+    file). A malformed ``bytes=`` header is RangeNotSatisfiable (416)."""
+    unit, equals, spec = header.strip().partition("=")
+    if not equals or unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        return None
+    found = _RANGE.fullmatch("bytes=" + spec.strip())
+    if found is None:
+        raise RangeNotSatisfiable("a malformed byte range")
+    first, last, suffix = found.groups()
+    if suffix is not None:
+        return ByteRange(None, None, int(suffix))
+    if last and int(last) < int(first):
+        raise RangeNotSatisfiable("a byte range that ends before it starts")
+    return ByteRange(int(first), int(last) if last else None)
+
+
+def _timeout_error(url: str, client: HttpClient, exc: Exception) -> IndexUnavailable:
+    kind = "ReadTimeout" if isinstance(exc, DeadlinePassed) else type(exc).__name__
+    return IndexUnavailable(f"{url}: {kind}: no complete answer within {client.timeout:g} seconds")
+
+
+@contextlib.contextmanager
+def _upstream_request(
+    client: HttpClient, method: str, url: str, headers: dict[str, str]
+) -> Iterator[httpx.Response]:
+    """A streamed ``method`` request over ``client``'s connection pool (its timeouts,
+    overall deadline and credentials rules), following redirects to http(s) only; the
+    proxy's HEAD and ranged GET, which the download client does not make."""
+    try:
+        with _deadline(client.timeout):
+            for _ in range(MAX_REDIRECTS + 1):
+                with client._client.stream(method, url, headers=headers) as response:
+                    if not response.has_redirect_location:
+                        yield response
+                        return
+                    target = urljoin(url, response.headers.get("location", ""))
+                    scheme = urlsplit(target).scheme.lower()
+                    if scheme not in REDIRECT_SCHEMES:
+                        raise InstallerError(
+                            f"{url}: refusing a redirect to a "
+                            f"{one_line(scheme, 20) or 'scheme-less'} URL"
+                        )
+                    url = target
+            raise InstallerError(f"{url}: more than {MAX_REDIRECTS} redirects")
+    except (DeadlinePassed, httpx.TimeoutException) as exc:
+        raise _timeout_error(url, client, exc) from None
+    except httpx.HTTPError as exc:
+        raise IndexUnavailable(f"{url}: {type(exc).__name__}: {one_line(str(exc), 200)}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +289,7 @@ class VariantProxy:
         self._pages: _Lru[tuple[str, str | None], tuple[list[Served], Counter[str]]] = _Lru(2048)
         self._release_metadata: _Lru[tuple[str, str], VariantMetadata | MetadataError] = _Lru(1024)
         self._refs: _Lru[str, tuple[float, Served]] = _Lru(8192)
+        self._sizes: _Lru[str, int] = _Lru(8192)
 
     # -- bookkeeping ------------------------------------------------------------------
 
@@ -329,13 +421,80 @@ class VariantProxy:
         self._count("file", hit)
         return path, hit
 
+    def cached(self, item: Served) -> Path | None:
+        """The stored, verified copy of an offered file (None: not downloaded yet)."""
+        return self.store.cached(item.located.file)
+
     def size(self, item: Served) -> int | None:
-        """The file's size without fetching it (a HEAD): the stored copy's, else the
-        size the upstream page declared; None when neither is known."""
-        cached = self.store.cached(item.located.file)
+        """The file's size without downloading it (for a HEAD or a range): the stored
+        copy's, else the size the upstream page declared, else the upstream's answer to a
+        HEAD (remembered); None when none of them says."""
+        cached = self.cached(item)
         if cached is not None:
             return cached.stat().st_size
-        return item.located.file.size
+        entry = item.located.file
+        if entry.size is not None:
+            return entry.size
+        if not entry.url.startswith(("http://", "https://")):
+            check_source(item.located)
+            try:
+                return local_path(entry.url).stat().st_size
+            except OSError:
+                return None
+        known = self._sizes.get(item.token)
+        if known is not None:
+            return known
+        check_source(item.located)
+        with (
+            self.upstream("file"),
+            _upstream_request(
+                self.files_http, "HEAD", entry.url, {"Accept-Encoding": "identity"}
+            ) as response,
+        ):
+            declared = response.headers.get("content-length", "")
+            if response.status_code != 200 or not declared.isdigit() or len(declared) > 18:
+                return None
+        self._sizes.put(item.token, int(declared))
+        return int(declared)
+
+    def ranged(self, item: Served, first: int, last: int, size: int) -> bytes | None:
+        """Bytes ``first``..``last`` (inclusive, at most ``MAX_RANGE``) of an upstream file
+        of ``size`` bytes, by one ranged GET, not verified and not stored (a part cannot
+        be checked against the file's hash); None when the upstream answers with the whole
+        file instead (the caller then downloads it whole, verified)."""
+        check_source(item.located)
+        url = item.located.file.url
+        want = last - first + 1
+        if want > MAX_RANGE:
+            raise ValueError("range larger than MAX_RANGE")
+        headers = {"Range": f"bytes={first}-{last}", "Accept-Encoding": "identity"}
+        with (
+            self.upstream("file"),
+            _upstream_request(self.files_http, "GET", url, headers) as response,
+        ):
+            if response.status_code == 200:
+                return None
+            if response.status_code != 206:
+                raise InstallerError(f"{url}: HTTP {response.status_code} for a byte range")
+            found = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
+            if (
+                found is None
+                or (int(found[1]), int(found[2])) != (first, last)
+                or found[3] not in ("*", str(size))
+                or response.headers.get("content-encoding", "identity").lower() != "identity"
+            ):
+                raise InstallerError(
+                    f"{url}: the upstream answered a different byte range than asked for"
+                )
+            chunks, received = [], 0
+            for chunk in response.iter_raw():  # read errors: _upstream_request's one line
+                received += len(chunk)
+                if received > want:
+                    break
+                chunks.append(chunk)
+        if received != want:
+            raise InstallerError(f"{url}: the upstream sent {received} bytes for {want} asked")
+        return b"".join(chunks)
 
     def metadata(self, item: Served) -> tuple[bytes, bool]:
         """The PEP 658 metadata file of an offered wheel, from upstream, verified against

@@ -1,6 +1,6 @@
 """The proxy as an ASGI application (Starlette), run by uvicorn or gunicorn's workers.
 
-Routes (GET and HEAD only; anything else is 405):
+Routes (GET and HEAD only; anything else is 405; files answer byte ranges):
 
     /simple/{project}/                    the proxy's default profile
     /p/{token}/simple/{project}/          the profile in a ``wn-detect --profile-url`` token
@@ -45,9 +45,13 @@ from wheelnext.installer.proxy import (
     HTML_TYPE,
     JSON_TYPE,
     MAX_PATH,
+    MAX_RANGE,
+    ByteRange,
     Profile,
+    RangeNotSatisfiable,
     Served,
     VariantProxy,
+    parse_range,
     path_segments,
     project_name,
     render_html,
@@ -63,7 +67,7 @@ MAX_HEADERS = 100  # as http.server: more is 431
 MAX_REASON = 160  # characters of an error reason a client reads
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")
-STATUSES = frozenset({200, 301, 304, 400, 404, 405, 414, 431, 500, 502, 504})
+STATUSES = frozenset({200, 206, 301, 304, 400, 404, 405, 414, 416, 431, 500, 502, 504})
 
 
 class UpstreamTimeout(Exception):
@@ -90,6 +94,21 @@ def _is_timeout(exc: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     text = str(exc)
     return "Timeout:" in text or "timed out" in text
+
+
+def logged_path(scope: Scope) -> str:
+    """The request path as logs show it: a profile token replaced by its hash (as the
+    ``profile`` field), at most 300 characters, undecodable bytes as U+FFFD."""
+    raw: bytes = scope.get("raw_path") or str(scope.get("path", "")).encode()
+    parts = raw.split(b"/", 3)
+    if len(parts) >= 3 and parts[0] == b"" and parts[1] == b"p" and parts[2]:
+        info = scope.get("wheelnext") or {}
+        label = info.get("profile")
+        if label is None:
+            label = profile_label(parts[2].decode("ascii", "replace"))
+        parts[2] = str(label).encode()
+        raw = b"/".join(parts)
+    return raw[:300].decode("ascii", "replace")
 
 
 def _route_of(parts: list[str] | None) -> str:
@@ -163,12 +182,11 @@ class AccessLog:
         try:
             await self.app(scope, receive, counting)
         finally:
-            raw = scope.get("raw_path") or b""
             status = state["status"]
             record = {
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "method": _PRINTABLE.sub("?", str(scope.get("method", "")))[:16],
-                "path": raw[:300].decode("ascii", "replace"),
+                "path": logged_path(scope),
                 "status": status,
                 "bytes": 0 if scope.get("method") == "HEAD" else state["bytes"],
                 "duration_ms": round((time.monotonic() - start) * 1000, 2),
@@ -208,7 +226,7 @@ class Endpoints:
         except Exception as exc:
             LOG.error(
                 "%s: internal error: %s: %s",
-                one_line(request.scope.get("raw_path", b"").decode("ascii", "replace"), 200),
+                one_line(logged_path(request.scope), 200),
                 type(exc).__name__,
                 one_line(str(exc), 300),
             )
@@ -216,7 +234,7 @@ class Endpoints:
 
     def _upstream_failure(self, request: Request, exc: WheelnextError) -> Response:
         reason = _USERINFO.sub("***@", one_line(str(exc), 400))
-        path = one_line(request.scope.get("raw_path", b"").decode("ascii", "replace"), 200)
+        path = one_line(logged_path(request.scope), 200)
         LOG.warning("%s: %s", path, reason)
         timeout = _is_timeout(exc)
         if self.metrics is not None:
@@ -245,6 +263,10 @@ class Endpoints:
             return await self._project(request, profile, prefix, rest[1], len(rest) == 3)
         if not prefix and len(parts) == 3 and parts[0] == "files":
             return await self._file(request, parts[1], parts[2], info)
+        if rest in (["simple"], ["simple", ""]):
+            return _text(
+                404, "no project list here: ask for /simple/NAME/ (pip and uv never need one)"
+            )
         return _text(404, "not found (the index is at /simple/NAME/ or /p/TOKEN/simple/NAME/)")
 
     async def _project(
@@ -281,19 +303,87 @@ class Endpoints:
             data, hit = await run_in_threadpool(self.proxy.metadata, item)
             info["cache"] = "hit" if hit else "miss"
             return Response(data, 200, media_type="application/octet-stream")
-        if request.method == "HEAD":
+        if request.method == "HEAD":  # never a download: the size from the store, page or a HEAD
             size = await run_in_threadpool(self.proxy.size, item)
-            if size is not None:  # answered from the store or the page: nothing fetched
-                info["cache"] = "head"
-                return Response(
-                    b"",
-                    200,
-                    {"Content-Length": str(size)},
-                    "application/octet-stream",
-                )
+            info["cache"] = "head"
+            if size is None:  # nobody says: no length, no ranges (a GET gets it whole)
+                response = Response(b"", 200, media_type="application/octet-stream")
+                del response.headers["content-length"]
+                return response
+            headers = {"Content-Length": str(size), "Accept-Ranges": "bytes"}
+            return Response(b"", 200, headers, "application/octet-stream")
+        wanted_range = self._range(request)
+        if isinstance(wanted_range, Response):
+            return wanted_range
+        if wanted_range is not None and "if-range" not in request.headers:
+            stored = await run_in_threadpool(self.proxy.cached, item)
+            if stored is None:
+                passed = await self._pass_range(item, wanted_range, info)
+                if passed is not None:
+                    return passed
         path, hit = await run_in_threadpool(self.proxy.fetch_file, item.located)
         info["cache"] = "hit" if hit else "miss"
+        if wanted_range is not None:
+            try:
+                first, last = wanted_range.resolve(path.stat().st_size)
+            except RangeNotSatisfiable as exc:
+                return _unsatisfiable(str(exc), path.stat().st_size)
+            _set_range(request.scope, f"bytes={first}-{last}")
         return FileResponse(path, media_type="application/octet-stream")
+
+    @staticmethod
+    def _range(request: Request) -> ByteRange | Response | None:
+        """The one checked byte range a GET asks for (None: the whole file; a Range the
+        proxy ignores is taken off the request, so the file answer ignores it too)."""
+        header = request.headers.get("range")
+        if header is None:
+            return None
+        try:
+            found = parse_range(header)
+        except RangeNotSatisfiable as exc:
+            return _unsatisfiable(str(exc), None)
+        if found is None:
+            _set_range(request.scope, None)
+        return found
+
+    async def _pass_range(
+        self, item: Served, wanted: ByteRange, info: dict[str, Any]
+    ) -> Response | None:
+        """A range of a file not downloaded yet, by one ranged upstream GET passed through
+        unverified and not stored; None when the whole file is to be downloaded instead
+        (size unknown, range over MAX_RANGE, a local upstream, the upstream ignored it)."""
+        if not item.located.file.url.startswith(("http://", "https://")):
+            return None
+        size = await run_in_threadpool(self.proxy.size, item)
+        if size is None:
+            return None
+        try:
+            first, last = wanted.resolve(size)
+        except RangeNotSatisfiable as exc:
+            return _unsatisfiable(str(exc), size)
+        if last - first + 1 > MAX_RANGE:
+            return None
+        data = await run_in_threadpool(self.proxy.ranged, item, first, last, size)
+        if data is None:
+            return None
+        info["cache"] = "range"
+        headers = {"Content-Range": f"bytes {first}-{last}/{size}", "Accept-Ranges": "bytes"}
+        return Response(data, 206, headers, "application/octet-stream")
+
+
+def _unsatisfiable(reason: str, size: int | None) -> Response:
+    """416 with one line (and the file's size, when known, as RFC 9110 asks)."""
+    headers = {} if size is None else {"Content-Range": f"bytes */{size}"}
+    return _text(416, f"range not satisfiable: {reason}", **headers)
+
+
+def _set_range(scope: Scope, value: str | None) -> None:
+    """Replace the request's Range header (None: remove it) before a FileResponse reads
+    it: the file answer then serves exactly the range the proxy checked."""
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
+    if value is not None:
+        headers.append((b"range", value.encode("ascii")))
+    scope["headers"] = headers
 
 
 def configure_logging(verbose: bool, prog: str = "wn proxy") -> None:

@@ -45,6 +45,10 @@ class Unpacked:
         """Where the ``index``-th member's bytes are."""
         return self.root / str(index)
 
+    def name(self, index: int) -> str:
+        """``path`` as a string (no ``Path`` per file: torch has 12,000)."""
+        return f"{self.root}/{index}"
+
 
 def record_digest(digest: bytes) -> str:
     """A digest as RECORD spells it: urlsafe base64 without padding."""

@@ -65,6 +65,12 @@ class _RecordingDestination(SchemeDictionaryDestination):
 
     def _prepare_parents(self, root: Path, directory: Path) -> None:
         """Refuse a link among the directories below ``root``; note the ones to create."""
+        for path in self._missing_parents(root, directory):
+            self.note(path)
+
+    def _missing_parents(self, root: Path, directory: Path) -> list[Path]:
+        """Refuse a link among the directories below ``root``; the ones to create,
+        outermost first."""
         missing = []
         while directory not in self._seen:
             self._seen.add(directory)
@@ -78,17 +84,47 @@ class _RecordingDestination(SchemeDictionaryDestination):
             if directory.parent == directory:
                 break
             directory = directory.parent
-        for path in reversed(missing):
-            self.note(path)
+        return missing[::-1]
+
+    def _reserved(self, text: str, path: str) -> None:
+        for library in self._libraries:
+            if text.startswith(library) and text[len(library) :].partition("/")[0] in RESERVED:
+                raise InstallerError(f"{path}: a name wn keeps for its own journal and lock")
+
+    def claim_all(self, wanted: list[tuple[Scheme, str]]) -> tuple[list[str], list[str]]:
+        """The paths ``wanted`` install to, each checked free (no file there, no link
+        among its parents inside the scheme), and the directories to create for them,
+        outermost first; nothing is noted or made (``Journal.creating_all`` and
+        ``make_dirs`` do that, in that order)."""
+        dirs: list[str] = []
+        new_dirs: set[str] = set()
+        paths: list[str] = []
+        taken: set[str] = set()
+        for scheme, path in wanted:
+            root = self._normal[scheme]
+            text = f"{root}/{path}"  # strings: this runs once per file (12,000 for torch)
+            self._reserved(text, path)
+            parent = text.rpartition("/")[0]
+            if parent not in self._ready:
+                for directory in self._missing_parents(Path(root), Path(parent)):
+                    name = str(directory)
+                    if name not in new_dirs:
+                        new_dirs.add(name)
+                        dirs.append(name)
+                self._ready.add(parent)
+            # in a directory made for this wheel nothing exists yet: no lstat needed
+            if text in taken or (parent not in new_dirs and os.path.lexists(text)):
+                raise InstallerError(f"{text}: already exists and belongs to another distribution")
+            taken.add(text)
+            paths.append(text)
+        return dirs, paths
 
     def claim(self, scheme: Scheme, path: str) -> Path:
         """The path ``path`` of ``scheme`` installs to, free and noted (with the parent
         directories to create) in the journal; its parent directory exists."""
         root = self._normal[scheme]
         text = f"{root}/{path}"  # strings: this runs once per file (12,000 for torch)
-        for library in self._libraries:
-            if text.startswith(library) and text[len(library) :].partition("/")[0] in RESERVED:
-                raise InstallerError(f"{path}: a name wn keeps for its own journal and lock")
+        self._reserved(text, path)
         parent = text.rpartition("/")[0]
         if parent not in self._ready:
             self._prepare_parents(Path(root), Path(parent))
@@ -226,23 +262,38 @@ def _place(
             script = destination.write_script(name, module, attr, section)
             records.append((Scheme("scripts"), script))
     data = (info.data_dir or info.dist_info[: -len(".dist-info")] + ".data") + "/"
+    scripts: list[tuple[int, str]] = []
+    placed: list[tuple[int, Scheme, str, str, int]] = []
     for index, (member, (digest, size)) in enumerate(unpacked.files.items()):
-        source = unpacked.path(index)
         scheme, path = root_scheme, member
         if member.startswith(data):
             name, _, path = member[len(data) :].partition("/")
             scheme = Scheme(name)
         if scheme == "scripts":  # per environment: its shebang names this interpreter
-            with source.open("rb") as stream:
-                executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
-                records.append((scheme, destination.write_file(scheme, path, stream, executable)))
-            continue
-        dest = destination.claim(scheme, path)
-        if unpacked.cached:
-            placer.place(source, dest)
+            scripts.append((index, path))
         else:
-            placer.move(source, dest)
+            placed.append((index, scheme, path, digest, size))
+    # every member's path checked free, then noted in one journal record, then made
+    dirs, dests = destination.claim_all([(scheme, path) for _, scheme, path, _, _ in placed])
+    tx.journal.creating_all([*dirs, *dests])
+    for name in dirs:
+        directory = Path(name)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if directory.is_symlink() or not directory.is_dir():
+                raise InstallerError(f"{directory}: is in the way; nothing is written") from None
+    put = placer.place if unpacked.cached else placer.move
+    for (index, scheme, path, digest, size), dest in zip(placed, dests, strict=True):
+        checkpoint()
+        put(unpacked.name(index), dest)
+        checkpoint()
         records.append((scheme, RecordEntry(path, Hash("sha256", digest), size)))
+    for index, path in scripts:
+        with unpacked.path(index).open("rb") as stream:
+            executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
+            scheme = Scheme("scripts")
+            records.append((scheme, destination.write_file(scheme, path, stream, executable)))
     from wheelnext.installer.drift import additional_metadata  # variant record
 
     extra = {"INSTALLER": INSTALLER_NAME, **additional_metadata(wheel.name)}
@@ -287,24 +338,54 @@ class Outcome:
 
 
 def check_plan(
-    plan: Sequence[Chosen], wheels: dict[str, Path], target: Target, *, contents: bool = True
+    plan: Sequence[Chosen],
+    wheels: dict[str, Path],
+    target: Target,
+    *,
+    contents: bool = True,
+    cache: UnpackedCache | None = None,
 ) -> dict[str, ArchiveInfo]:
     """Every check of ``plan``'s wheels made before anything is written (``--dry-run``
     runs them too): archives, variant.json vs label and variants.json, file paths vs
     this target. ``contents=False``: member contents are left to the one pass that
-    installs them (``Transaction.stage``), which checks them before anything is visible."""
+    installs them (``Transaction.stage``), which checks them before anything is visible;
+    then ``cache`` may hold the archive checks' findings from when it unpacked the same
+    wheel (same sha256, same filename), so its zip is not read again. The checks against
+    this target (variants, destinations) always run."""
     from wheelnext.installer.archive import check_destinations
     from wheelnext.installer.variant_wheels import check_variant_wheel
 
-    check = check_archive if contents else inspect_archive
+    def check(wheel: Path) -> ArchiveInfo:
+        if contents:
+            return check_archive(wheel)
+        found = None if cache is None else cache.info(wheel)
+        return found if found is not None else inspect_archive(wheel)
+
     infos = {c.filename: check(wheels[c.filename]) for c in plan}
     for c in plan:
-        check_variant_wheel(wheels[c.filename], c.variant_metadata)
         info = infos[c.filename]
+        if not _plain(wheels[c.filename], info):  # a plain wheel: nothing to compare
+            check_variant_wheel(wheels[c.filename], c.variant_metadata)
         check_destinations(
             wheels[c.filename], info, target.scheme_for(project_of(info), wheels[c.filename].name)
         )
     return infos
+
+
+def _plain(wheel: Path, info: ArchiveInfo) -> bool:
+    """Whether ``info`` shows ``wheel`` is no variant wheel: no label in its filename and
+    no ``*.dist-info/variant.json`` (what ``check_variant_wheel`` would open the zip to
+    see; it then has nothing more to check)."""
+    from wheelnext.core.errors import WheelnextError
+    from wheelnext.core.filenames import WheelFilename
+    from wheelnext.installer.variant_wheels import VARIANT_JSON
+
+    try:
+        label = WheelFilename.parse(wheel.name).label
+    except WheelnextError:
+        return False  # let the check say what is wrong
+    suffix = f".dist-info/{VARIANT_JSON}"
+    return label is None and not any(m.endswith(suffix) and m.count("/") == 1 for m in info.members)
 
 
 def project_of(info: ArchiveInfo) -> str:
@@ -328,7 +409,8 @@ def install_all(
     projects in ``force`` (canonical names) are reinstalled even at the same version.
     ``cache``: the unpacked-wheel cache to take verified trees from (and add to), linked
     into place by ``link_mode``; None: unpack into staging. Wheels are only read."""
-    infos = check_plan(plan, wheels, target, contents=False)
+    unpacked_cache = None if cache is None else UnpackedCache(cache)
+    infos = check_plan(plan, wheels, target, contents=False, cache=unpacked_cache)
     links = NO_LINKS
     present = installed(target)
     todo = [
@@ -337,7 +419,6 @@ def install_all(
         if canonicalize_name(c.name) in force
         or _version_of(present.get(canonicalize_name(c.name))) != c.version
     ]
-    unpacked_cache = None if cache is None else UnpackedCache(cache)
     with transaction(target) as tx:
         trees = {  # every wheel verified before any old file moves
             c.filename: tx.stage(wheels[c.filename], infos[c.filename], unpacked_cache)

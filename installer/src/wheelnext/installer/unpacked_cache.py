@@ -2,7 +2,9 @@
 
 An entry is ``{root}/{sha256}/`` holding ``tree/`` (the members, stored flat by number,
 each checked against RECORD as it was written: ``staging.unpack``) and ``MANIFEST`` (each
-member's name, sha256, size, mode, inode and mtime, in archive order). It is built in a
+member's name, sha256, size, mode, inode and mtime, in archive order, and what
+``archive.inspect_archive`` learnt from the wheel, under its filename: a warm install
+takes that from here instead of opening the zip again). It is built in a
 temporary directory inside the cache, ``MANIFEST`` written last, then renamed into place:
 an entry is whole or absent. An entry without a readable ``MANIFEST`` (half-built,
 damaged) is removed and built again; so is one whose files no longer match their recorded
@@ -35,7 +37,7 @@ from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.staging import Unpacked, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
-FORMAT = 1
+FORMAT = 2  # 2: the archive checks' findings (``info``) are kept too
 MANIFEST = "MANIFEST"
 TREE = "tree"
 BUILDING = ".build-"
@@ -57,18 +59,36 @@ class UnpackedCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._keys: dict[Path, str] = {}  # wheel -> sha256, hashed once per run
+        self._docs: dict[str, Any] = {}  # sha256 -> its MANIFEST, read once per run
 
     def entry(self, key: str) -> Path:
         return self.root / key
 
+    def key(self, wheel: Path) -> str:
+        """The wheel's sha256, computed once per run."""
+        key = self._keys.get(wheel)
+        if key is None:
+            key = self._keys[wheel] = wheel_sha256(wheel)
+        return key
+
+    def info(self, wheel: Path) -> ArchiveInfo | None:
+        """What ``inspect_archive`` found in ``wheel`` when its entry was built (same bytes,
+        same filename), if the entry has it whole; else None (the caller inspects)."""
+        doc = self._manifest(self.entry(self.key(wheel)))
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            return None
+        return info_from_json(doc.get("info"), wheel.name)
+
     def get(self, wheel: Path, info: ArchiveInfo, members: frozenset[str]) -> Unpacked | None:
         """The verified tree for ``wheel``, built if missing or damaged; None when the
         cache cannot be used here (then the caller unpacks into staging)."""
-        key = wheel_sha256(wheel)
+        key = self.key(wheel)
         entry = self.entry(key)
         found = self._load(entry, info, members)
         if found is not None:
             return found
+        self._docs.pop(entry.name, None)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._sweep()
@@ -78,7 +98,7 @@ class UnpackedCache:
             return None
         try:
             unpacked = unpack(wheel, info, build / TREE)
-            _write_manifest(build, unpacked)
+            _write_manifest(build, unpacked, info_to_json(info, wheel.name))
             if os.path.lexists(entry):  # damaged or half-built: replaced
                 _discard(entry)
             try:
@@ -97,9 +117,12 @@ class UnpackedCache:
             raise
         return Unpacked(entry / TREE, unpacked.files, cached=True)
 
-    def _load(self, entry: Path, info: ArchiveInfo, members: frozenset[str]) -> Unpacked | None:
-        """The entry's tree if its manifest is whole and every file still matches it."""
+    def _manifest(self, entry: Path) -> Any:
+        """The entry's parsed MANIFEST (read once per run); None if absent or damaged."""
+        if entry.name in self._docs:
+            return self._docs[entry.name]
         manifest = entry / MANIFEST
+        doc: Any = None
         try:
             if manifest.stat().st_size > MAX_MANIFEST:
                 raise ValueError("manifest too large")
@@ -107,9 +130,15 @@ class UnpackedCache:
         except FileNotFoundError:
             if os.path.lexists(entry):
                 LOG.info("%s: half-built cache entry; building it again", entry)
-            return None
         except (OSError, ValueError) as exc:
             LOG.warning("%s: damaged cache entry (%s); building it again", entry, exc)
+        self._docs[entry.name] = doc
+        return doc
+
+    def _load(self, entry: Path, info: ArchiveInfo, members: frozenset[str]) -> Unpacked | None:
+        """The entry's tree if its manifest is whole and every file still matches it."""
+        doc = self._manifest(entry)
+        if doc is None:
             return None
         files = _checked(doc, entry / TREE, info, members)
         if files is None:
@@ -140,13 +169,15 @@ def _discard(path: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def _write_manifest(build: Path, unpacked: Unpacked) -> None:
-    """Record each file's hash, size and identity; written last, after the files."""
+def _write_manifest(build: Path, unpacked: Unpacked, info: dict[str, Any]) -> None:
+    """Record each file's hash, size and identity, and the archive checks' findings;
+    written last, after the files."""
     files: list[list[Any]] = []
     for index, (member, (digest, size)) in enumerate(unpacked.files.items()):
-        st = os.lstat(unpacked.path(index))
+        st = os.lstat(unpacked.name(index))
         files.append([member, digest, size, st.st_mode, st.st_ino, st.st_mtime_ns])
-    data = json.dumps({"format": FORMAT, "files": files}, separators=(",", ":")).encode()
+    doc = {"format": FORMAT, "files": files, "info": info}
+    data = json.dumps(doc, separators=(",", ":")).encode()
     fd = os.open(build / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
@@ -202,3 +233,85 @@ def _checked(
             return None
         files[member] = (digest, size)
     return files
+
+
+def info_to_json(info: ArchiveInfo, filename: str) -> dict[str, Any]:
+    """``inspect_archive``'s findings for the wheel called ``filename``, as JSON."""
+    return {
+        "filename": filename,
+        "dist_info": info.dist_info,
+        "wheel_version": list(info.wheel_version),
+        "root_is_purelib": info.root_is_purelib,
+        "members": sorted(info.members),
+        "record": {name: list(claim) for name, claim in info.record.items()},
+        "uncompressed_size": info.uncompressed_size,
+        "methods": sorted(info.methods),
+        "links": [list(link) for link in info.links],
+        "installs": [list(item) for item in info.installs],
+        "data_dir": info.data_dir,
+        "verified": info.verified,
+    }
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _strs(value: Any, length: int) -> bool:
+    return (
+        isinstance(value, list) and len(value) == length and all(isinstance(x, str) for x in value)
+    )
+
+
+def info_from_json(doc: Any, filename: str) -> ArchiveInfo | None:
+    """The findings ``info_to_json`` wrote for ``filename`` (the checks compare the
+    filename with the metadata, so another name is another wheel); None when absent,
+    for another name, or malformed in any way."""
+    if not isinstance(doc, dict) or doc.get("filename") != filename:
+        return None
+    try:
+        version = doc["wheel_version"]
+        members = doc["members"]
+        record = doc["record"]
+        methods = doc["methods"]
+        links = doc["links"]
+        installs = doc["installs"]
+        if not (
+            isinstance(doc["dist_info"], str)
+            and isinstance(doc["data_dir"], str)
+            and isinstance(doc["root_is_purelib"], bool)
+            and isinstance(doc["verified"], bool)
+            and _int(doc["uncompressed_size"])
+            and isinstance(version, list)
+            and len(version) == 2
+            and all(_int(x) for x in version)
+            and isinstance(members, list)
+            and all(isinstance(x, str) for x in members)
+            and isinstance(record, dict)
+            and all(
+                isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and _int(v[1])
+                for v in record.values()
+            )
+            and isinstance(methods, list)
+            and all(_int(x) for x in methods)
+            and isinstance(links, list)
+            and all(_strs(x, 2) for x in links)
+            and isinstance(installs, list)
+            and all(_strs(x, 2) for x in installs)
+        ):
+            return None
+    except KeyError:
+        return None
+    return ArchiveInfo(
+        doc["dist_info"],
+        (version[0], version[1]),
+        doc["root_is_purelib"],
+        frozenset(members),
+        {name: (claim[0], claim[1]) for name, claim in record.items()},
+        doc["uncompressed_size"],
+        frozenset(methods),
+        tuple((a, b) for a, b in links),
+        tuple((a, b) for a, b in installs),
+        doc["data_dir"],
+        doc["verified"],
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from typing import TYPE_CHECKING
 
 from wheelnext.core.errors import one_line
 
+TYPE_CHECKING = False  # not typing's: wn-detect's start-up must not import typing
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from types import TracebackType
     from typing import TextIO
 
 EXIT_OK = 0
@@ -23,14 +22,17 @@ def fail(prog: str, message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-@contextlib.contextmanager
-def warnings_as_lines(prog: str) -> Iterator[None]:
+class warnings_as_lines:  # lower case: used like the function it was, ``with ...(prog):``
     """While a command runs, print each Python warning it raises (``MetadataWarning``...)
     as one ``prog: warning: message`` line on stderr, as errors are printed, instead of
-    Python's two lines naming a source file and line the user never wrote."""
-    import warnings
+    Python's two lines naming a source file and line the user never wrote. A class, not
+    ``contextlib.contextmanager``: this module stays free of imports at its top."""
 
-    def show(  # noqa: PLR0917 -- warnings.showwarning's own signature
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+
+    def _show(  # noqa: PLR0917 -- warnings.showwarning's own signature
+        self,
         message: Warning | str,
         category: type[Warning],
         filename: str,
@@ -38,11 +40,20 @@ def warnings_as_lines(prog: str) -> Iterator[None]:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        print(f"{prog}: warning: {one_line(str(message), 2000)}", file=file or sys.stderr)
+        print(f"{self.prog}: warning: {one_line(str(message), 2000)}", file=file or sys.stderr)
 
-    previous = warnings.showwarning
-    warnings.showwarning = show
-    try:
-        yield
-    finally:
-        warnings.showwarning = previous
+    def __enter__(self) -> None:
+        import warnings
+
+        self._previous = warnings.showwarning
+        warnings.showwarning = self._show
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        import warnings
+
+        warnings.showwarning = self._previous

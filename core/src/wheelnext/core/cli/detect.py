@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from wheelnext.core.discovery import ProviderSource
-    from wheelnext.core.properties import VariantProperty
+    from wheelnext.core.properties import VariantFeature, VariantProperty
     from wheelnext.core.providers import DetectContext
     from wheelnext.core.supported import ProviderResult, SupportedProperties
 
@@ -40,6 +40,11 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or "wn-detect",
         description="Show the variant properties this machine supports, best first.",
+    )
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print the versions of wheelnext-core and of each installed provider, and exit",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON profile")
     parser.add_argument(
@@ -84,7 +89,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--explain",
         metavar="PROPERTY",
         help="say which provider answers for 'ns :: feature :: value', its version, what "
-        "the property means, and whether this machine supports it",
+        "the property means, and whether this machine supports it; for 'ns :: feature', "
+        "list every value its provider declares, best first",
     )
     parser.add_argument(
         "--all",
@@ -123,26 +129,17 @@ def _rows(result: ProviderResult, show_all: bool) -> list[tuple[str, str]]:
     return rows or [("", "")]
 
 
-HEADERS = ("Namespace", "Status", "Provider", "Feature", "Values")
-STATUS, VALUES = 1, 4  # the columns that wrap; the others hold names, never cut
-NARROWEST = {STATUS: 32, VALUES: 48}  # their width in a file or pipe, or more if room
 SHOWN_VALUES = 8  # values of one feature listed without --all (best first)
-MAX_WIDTH = 120  # a name column's cap in a file or pipe, against a provider's giant name
-
-
-def _widths(widest: list[int], total: int) -> list[int]:
-    """Column widths for a file or pipe: each name column as wide as its widest cell, the
-    status and values columns sharing what is left of ``total``, each at least NARROWEST."""
-    widths = [min(max(w, len(h)), MAX_WIDTH) for w, h in zip(widest, HEADERS, strict=True)]
-    room = total - 1 - 3 * len(HEADERS)  # one border and two padding per column
-    room -= sum(w for n, w in enumerate(widths) if n not in NARROWEST)
-    widths[STATUS] = min(widths[STATUS], max(NARROWEST[STATUS], room // 3))
-    widths[VALUES] = min(widths[VALUES], max(NARROWEST[VALUES], room - widths[STATUS]))
-    return widths
 
 
 def _table(supported: SupportedProperties, show_all: bool) -> None:
-    from rich.console import Console
+    """Print the table: namespace and status word in narrow columns, then the provider's
+    distribution, its reason (absent or failed) and its features, each on its own lines in
+    the wide last column. Lines wrap at spaces (values at ``, ``), never inside a word that
+    fits; off a terminal the table widens until every name and word fits whole."""
+    from rich.cells import cell_len
+    from rich.console import Console, Group
+    from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
 
@@ -150,32 +147,45 @@ def _table(supported: SupportedProperties, show_all: bool) -> None:
     if not supported.providers:
         console.print("No variant providers are installed.")
         return
-    lines: list[tuple[tuple[str, ...], bool]] = []  # (cells, last row of its provider)
-    for result in supported.providers:
-        status = result.status if result.error is None else f"{result.status}: {result.error}"
-        provider = f"{result.distribution} {result.version}".strip()
-        rows = _rows(result, show_all)
-        for i, (feature, values) in enumerate(rows):
-            first = i == 0
-            head = (result.namespace, status, provider) if first else ("", "", "")
-            lines.append(((*head, feature, values), i == len(rows) - 1))
+    results = supported.providers
+    rows = [_rows(result, show_all) for result in results]
+    feature_width = max(len(feature) for cells in rows for feature, _ in cells)
     table = Table(
-        title="Variant properties of this machine (values best first)",
+        title="Variant properties of this machine",
         caption=None if show_all else "--all lists every value, and each flag on its own row",
     )
-    widest = [max(len(cells[n]) for cells, _ in lines) for n in range(len(HEADERS))]
-    fixed = not console.is_terminal  # a file or a pipe: names in full, never cut short
-    widths = _widths(widest, console.width)
-    for n, header in enumerate(HEADERS):
-        width = widths[n] if fixed else None
-        if n in NARROWEST:
-            table.add_column(header, overflow="fold", width=width)
-        else:
-            table.add_column(header, no_wrap=True, width=width)
-    for cells, last in lines:  # Text: what a provider said is never read as rich markup
-        table.add_row(*(Text(cell) for cell in cells), end_section=last)
-    if fixed:
-        needed = 1 + sum(3 + (column.width or 0) for column in table.columns)
+    table.add_column("Namespace", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Provider; features and their values, best first")
+    for result, cells in zip(results, rows, strict=True):  # Text: never markup
+        parts: list[Text | Table] = []
+        provider = f"{result.distribution} {result.version}".strip()
+        if provider:
+            parts.append(Text(provider, style="bold", overflow="fold"))
+        if result.error:  # a word wider than the terminal is folded, not cut short
+            parts.append(Text(result.error, style="italic", overflow="fold"))
+        features = Table.grid(padding=(0, 2))
+        features.add_column(min_width=feature_width)
+        features.add_column()
+        for feature, values in cells:
+            if feature or values:
+                features.add_row(Text(feature, overflow="fold"), Text(values, overflow="fold"))
+        if features.row_count:
+            parts.append(features)
+        table.add_row(Text(result.namespace), Text(result.status), Group(*parts), end_section=True)
+    if not console.is_terminal:  # a file or a pipe: as wide as keeps words (and each
+        # distribution beside its version) whole
+        unbounded = console.options.update_width(1_000_000)
+        needed = Measurement.get(console, unbounded, table).minimum
+        widest = [
+            max(cell_len(text) for text in texts)
+            for texts in zip(
+                ("Namespace", "Status", ""),
+                *((r.namespace, r.status, f"{r.distribution} {r.version}") for r in results),
+                strict=True,
+            )
+        ]
+        needed = max(needed, 10 + sum(widest))  # 4 borders, 2 padding per column
         console = Console(width=max(console.width, needed))
     console.print(table)
 
@@ -190,13 +200,18 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
     try:
         prop = VariantProperty.parse(args.explain)
     except WheelnextError as exc:
-        return fail(prog, f"--explain: {exc}")
+        from wheelnext.core.properties import VariantFeature
+
+        try:  # 'ns :: feature': the values its provider declares
+            return _explain_feature(VariantFeature.parse(args.explain), args.json, prog)
+        except WheelnextError:
+            return fail(prog, f"--explain: {exc}")
     found = describe_property(prop)
     if found is None:
         return fail(
             prog, f"--explain: no installed provider answers for namespace {prop.namespace!r}"
         )
-    undeclared = _undeclared(prop, found.source)
+    undeclared = _undeclared(prop, found.source, prog)
     if undeclared is not None:
         return fail(prog, f"--explain: {undeclared}")
     with _stdout_to_stderr():
@@ -245,7 +260,54 @@ def _explain(args: argparse.Namespace, prog: str, context: DetectContext | None)
     return 0
 
 
-def _undeclared(prop: VariantProperty, source: ProviderSource) -> str | None:
+def _explain_feature(feature: VariantFeature, as_json: bool, prog: str) -> int:
+    """``--explain 'ns :: feature'``: the provider of ``feature`` and every value it
+    declares, best first, one a line (where the error for an undeclared value points)."""
+    from wheelnext.core.cli._common import fail
+    from wheelnext.core.detection import describe_source
+    from wheelnext.core.discovery import discover
+
+    for source in discover():
+        try:
+            description = describe_source(source)
+        except Exception:  # a provider that cannot describe itself answers for nothing
+            continue
+        if description.namespace != feature.namespace:
+            continue
+        declared = description.feature(feature.feature)
+        who = f"{source.distribution} {source.version}".strip()
+        if declared is None:
+            names = tuple(f.name for f in description.features)
+            return fail(
+                prog,
+                f"--explain: {who} declares no feature {feature.feature!r} in namespace "
+                f"{feature.namespace!r} ({_some(feature.feature, names, 'features')})",
+            )
+        if as_json:
+            report = {
+                "feature": str(feature),
+                "distribution": source.distribution,
+                "version": source.version,
+                "provider": source.ref,
+                "kind": source.kind,
+                "values": list(declared.values),
+            }
+            sys.stdout.write(json.dumps(report, indent=2) + "\n")
+            return 0
+        lines = [
+            str(feature),
+            f"  provider:     {who} ({source.ref})",
+            f"  values:       {len(declared.values)} declared, best first:",
+            *(f"    {value}" for value in declared.values),
+        ]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    return fail(
+        prog, f"--explain: no installed provider answers for namespace {feature.namespace!r}"
+    )
+
+
+def _undeclared(prop: VariantProperty, source: ProviderSource, prog: str) -> str | None:
     """Why ``prop`` is not one its provider declares (naming what it does declare), or None.
 
     None too when the provider cannot describe itself: ``this machine`` then says so."""
@@ -258,17 +320,46 @@ def _undeclared(prop: VariantProperty, source: ProviderSource) -> str | None:
     who = f"{source.distribution} {source.version}".strip()
     feature = description.feature(prop.feature)
     if feature is None:
-        declared = ", ".join(f.name for f in description.features) or "none"
+        names = tuple(f.name for f in description.features)
         return (
             f"{who} declares no feature {prop.feature!r} in namespace {prop.namespace!r} "
-            f"(its features: {declared})"
+            f"({_some(prop.feature, names, 'features')})"
         )
     if prop.value not in feature.values:
         return (
             f"{who} declares no value {prop.value!r} for '{prop.namespace} :: {prop.feature}' "
-            f"(its values, best first: {', '.join(feature.values)})"
+            f"({_some(prop.value, tuple(feature.values), 'values, best first')}"
+            + (
+                ""
+                if len(feature.values) <= SHOWN_DECLARED
+                else f"; {prog} --explain '{prop.namespace} :: {prop.feature}' lists them"
+            )
+            + ")"
         )
     return None
+
+
+SHOWN_DECLARED = 12  # declared values an --explain error lists, of a longer list
+
+
+def _some(asked: str, values: tuple[str, ...], noun: str) -> str:
+    """The declared ``values`` (or feature names) for an error line: all of a short list; of
+    a long one (160 CUDA architectures) those nearest ``asked`` (starting with it, else
+    alike), else the first few, in order, and how many more: the line stays readable."""
+    if len(values) <= SHOWN_DECLARED:
+        return f"its {noun}: {', '.join(values) or 'none'}"
+    near = [value for value in values if value.startswith(asked)]
+    if not near:
+        import difflib
+
+        alike = set(difflib.get_close_matches(asked, values, n=SHOWN_DECLARED, cutoff=0.6))
+        near = [value for value in values if value in alike]
+    shown = (near or list(values))[:SHOWN_DECLARED]
+    which = "the nearest" if near else "the first"
+    return (
+        f"{which} of its {len(values)} {noun}: {', '.join(shown)}, "
+        f"… and {len(values) - len(shown)} more"
+    )
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -333,12 +424,24 @@ def _arguments(argv: list[str] | None, prog: str | None) -> argparse.Namespace:
 
     defaults = {"namespace": None, "timeout": None, "isolation": "process", "explain": None}
     flags = {flag.removeprefix("--").replace("-", "_"): flag in given for flag in QUICK_FLAGS}
-    return SimpleNamespace(properties=None, sysroot=None, **defaults, **flags)  # type: ignore[return-value]
+    return SimpleNamespace(properties=None, sysroot=None, version=False, **defaults, **flags)  # type: ignore[return-value]
+
+
+def _versions(prog: str) -> str:
+    """``PROG (wheelnext-core V); providers: DIST V, ...``: one line for a bug report."""
+    from wheelnext.core import __version__
+    from wheelnext.core.discovery import discover
+
+    found = {f"{s.distribution} {s.version}" if s.distribution else s.name for s in discover()}
+    return f"{prog} (wheelnext-core {__version__}); providers: {', '.join(sorted(found)) or 'none'}"
 
 
 def _main(argv: list[str] | None, prog: str | None) -> int:
     args = _arguments(argv, prog)
     prog = prog or "wn-detect"
+    if args.version:
+        sys.stdout.write(_versions(prog) + "\n")
+        return 0
     problem = _conflict(args)
     if problem is not None:
         from wheelnext.core.cli._common import fail

@@ -22,7 +22,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         description=(
             "Rank the wheels of one release, best first. Without --wheel, ranks every "
             "label of the variants file as {name}-{version}-py3-none-any-{label}.whl "
-            "plus the non-variant wheel."
+            "plus the non-variant wheel, as if the release had them (a note on stderr "
+            "says so)."
         ),
     )
     parser.add_argument(
@@ -42,7 +43,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--wheel",
         action="append",
         metavar="FILENAME",
-        help="a wheel filename to rank (repeatable)",
+        help="a wheel filename, or a path whose file name is taken (the file need not "
+        "exist), to rank (repeatable; default: the variants file's labels, see above)",
     )
     parser.add_argument("--json", action="store_true", help="print ranked and rejected as JSON")
     return parser
@@ -71,16 +73,25 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             with contextlib.redirect_stdout(sys.stderr):
                 supported = detect()
         priorities = load_user_priorities()
-        wheels = args.wheel
-        if wheels:
-            _check_one_release(args.variants_json, wheels)
+        note = None
+        if args.wheel:
+            wheels = _check_one_release(args.variants_json, args.wheel)
         else:
             name, version = parse_variants_json_filename(args.variants_json.name)
             base = f"{escape_name(name)}-{version}-py3-none-any"
             labels = sorted(metadata.labels, key=lambda label: label == NULL_LABEL)
             wheels = [f"{base}-{label}.whl" for label in labels] + [f"{base}.whl"]
+            note = (
+                f"{prog}: note: no --wheel given: ranking each label of "
+                f"{args.variants_json.name} as {base}-LABEL.whl, and the non-variant "
+                f"{base}.whl, as if the release had them (--wheel FILENAME ranks real wheels)"
+            )
     except WheelnextError as exc:
         return fail(prog, str(exc))
+    if note is not None:  # the names are made up: say so, where a pipe of stdout cannot see
+        from wheelnext.core.errors import one_line
+
+        print(one_line(note, 2000), file=sys.stderr)
 
     selection = select(wheels, metadata, supported, priorities=priorities)
     if args.json:
@@ -107,10 +118,16 @@ def _about(metadata: VariantMetadata) -> Callable[[str | None], str]:
     return about
 
 
-def _check_one_release(variants_json: Path, wheels: list[str]) -> None:
-    """Every ``--wheel`` must be of the release ``variants_json`` is named for or, when its
-    name is not ``{name}-{version}-variants.json``, of the first wheel's release. Filenames
-    that do not parse are left to selection, which rejects them with the reason."""
+def _file_name(wheel: str) -> str:
+    """A ``--wheel`` given as a path (``dist/x.whl``, ``C:\\dist\\x.whl``): its file name,
+    which is all a ranking reads; the file need not exist."""
+    return wheel.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _check_one_release(variants_json: Path, wheels: list[str]) -> list[str]:
+    """Every ``--wheel`` must be a wheel filename, of the release ``variants_json`` is
+    named for or, when its name is not ``{name}-{version}-variants.json``, of the first
+    wheel's release: a typo is an error, not a quiet rejection. Returns their file names."""
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
@@ -122,17 +139,19 @@ def _check_one_release(variants_json: Path, wheels: list[str]) -> None:
         release, source = parse_variants_json_filename(variants_json.name), variants_json.name
     except InvalidFilenameError:
         release, source = None, "the first --wheel"
-    for wheel in wheels:
+    names = [_file_name(wheel) for wheel in wheels]
+    for wheel, name in zip(wheels, names, strict=True):
         try:
-            this = WheelFilename.parse(wheel).release
-        except InvalidFilenameError:
-            continue
+            this = WheelFilename.parse(name).release
+        except InvalidFilenameError as exc:
+            raise InvalidFilenameError(f"--wheel {wheel}: {exc}") from None
         if release is None:
             release = this
         elif this != release:
             raise InvalidFilenameError(
                 f"--wheel {wheel}: not a wheel of {release[0]} {release[1]} (from {source})"
             )
+    return names
 
 
 def _write(stream: TextIO, lines: Iterable[str], batch: int = 2048) -> None:

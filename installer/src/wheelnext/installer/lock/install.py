@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import Distribution
@@ -31,7 +30,7 @@ from wheelnext.installer.archive import corrupt_errors, open_zip
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.finder import Chosen
-from wheelnext.installer.http import HttpClient
+from wheelnext.installer.http import HttpClient, checkable
 from wheelnext.installer.indexes import Index, Located
 from wheelnext.installer.kept import Kept, keep
 from wheelnext.installer.lock.model import Lock, LockedPackage, LockedWheel
@@ -206,40 +205,47 @@ class LockInstaller:
     # -- the files ------------------------------------------------------------------------
 
     def fetch(self, picked: Picked, work: Path) -> Path:
-        """The wheel's bytes in ``work``, every listed hash (and the size) verified."""
+        """The wheel, every listed hash (and the size) verified: a locked ``path`` where it
+        lies, a ``url`` from (or downloaded into) the HTTP cache, else into ``work``. The
+        path returned may be the user's file or the cache's: it is only ever read."""
         wheel = picked.wheel
         where = f"{self.where(picked.package)}: {wheel.name}"
-        usable = {a: d for a, d in wheel.hashes.items() if a in hashlib.algorithms_guaranteed}
+        usable = checkable(wheel.hashes)
         if not usable:
             raise InstallerError(f"{where}: no hash this installer can verify")
-        destination = work / hashlib.sha256(wheel.name.encode()).hexdigest()[:32] / "w.whl"
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if wheel.url is not None:  # verified below, against the lock's hashes
-            self.http.download(wheel.url, None, destination, expected_size=wheel.size)
+        if wheel.url is not None:
+            url = wheel.url
         else:
             assert wheel.path is not None
             source = (self.lock_dir / wheel.path).resolve()
             if self.lock_dir not in source.parents:
                 raise InstallerError(f"{where}: its path leaves the lock's directory")
-            try:
-                shutil.copyfile(source, destination)
-            except OSError as exc:
-                raise InstallerError(f"{where}: {exc.strerror or exc}") from None
-        size = destination.stat().st_size
-        if wheel.size is not None and size != wheel.size:
-            destination.unlink()
+            url = source.as_uri()
+        # named as the wheel (the name was checked when the lock was read): the cache keeps
+        # a download under this name, and readers take the wheel's name from the path
+        destination = work / hashlib.sha256(wheel.name.encode()).hexdigest()[:32] / wheel.name
+        try:
+            found = self.http.download(
+                url,
+                None,
+                destination,
+                hashes=usable,
+                expected_size=wheel.size,
+                in_place=True,
+                source="the lock",
+            )
+        except InstallerError as exc:
+            message = str(exc)
+            if wheel.path is not None:  # the lock names the file: no file: URL in the message
+                message = message.removeprefix(f"{url}: ")
+            raise InstallerError(f"{where}: {message}") from None
+        try:
+            size = found.stat().st_size
+        except OSError as exc:
+            raise InstallerError(f"{where}: {exc.strerror or exc}") from None
+        if wheel.size is not None and size != wheel.size:  # the file is left as it is
             raise InstallerError(f"{where}: size {size} differs from the lock's {wheel.size}")
-        for algorithm, digest in sorted(usable.items()):
-            with destination.open("rb") as f:
-                found = hashlib.file_digest(f, algorithm).hexdigest()
-            if found != digest:
-                destination.unlink()
-                raise InstallerError(
-                    f"{where}: {algorithm} mismatch (the lock says {digest}, got {found})"
-                )
-        named = destination.with_name(wheel.name)
-        destination.rename(named)
-        return named
+        return found
 
     def check(self, picked: Picked, path: Path, locked: Mapping[str, Picked]) -> None:
         """The wheel agrees with the lock: its ``variant.json`` with ``variants-json``, its
