@@ -80,6 +80,24 @@ def install_time(wheel: Path, work: Path, runs: int) -> float:
     return min(times)
 
 
+def pip_install(wheel: Path, target: Path) -> list[str]:
+    """pip installing ``wheel`` alone into ``target``, offline, compiling nothing."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-index",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "-q",
+        "--target",
+        str(target),
+        str(wheel),
+    ]
+
+
 def pip_time(wheel: Path, work: Path, runs: int) -> float:
     times = []
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
@@ -87,24 +105,7 @@ def pip_time(wheel: Path, work: Path, runs: int) -> float:
         target_dir = work / "pip"
         shutil.rmtree(target_dir, ignore_errors=True)
         start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--no-deps",
-                "--no-index",
-                "--no-compile",
-                "--disable-pip-version-check",
-                "-q",
-                "--target",
-                str(target_dir),
-                str(wheel),
-            ],
-            check=True,
-            env=env,
-        )
+        subprocess.run(pip_install(wheel, target_dir), check=True, env=env)
         times.append(time.perf_counter() - start)
     shutil.rmtree(work / "pip", ignore_errors=True)
     return min(times)
@@ -142,20 +143,7 @@ def install_commands(wheel: Path) -> dict[str, Callable[[Path], list[str]]]:
             str(target),
             "-q",
         ],
-        "pip": lambda target: [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--no-compile",
-            "--disable-pip-version-check",
-            "-q",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
+        "pip": lambda target: pip_install(wheel, target),
         "uv": lambda target: [
             str(BIN / "uv"),
             "pip",

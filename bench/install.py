@@ -63,10 +63,10 @@ def installed(target: Path) -> set[str]:
 
 def commands(url: str) -> dict[str, Callable[[Path, Path], list[str]]]:
     """For each tool: (target, cache directory) → the command line."""
-    return {
-        "wn": lambda target, cache: [
-            str(BIN / "wn"),
-            "install",
+
+    def common(target: Path, cache: Path) -> list[str]:
+        """What every tool is told: the requirements, the index, the target, the cache."""
+        return [
             *REQUIREMENTS,
             "--index-url",
             url,
@@ -74,19 +74,15 @@ def commands(url: str) -> dict[str, Callable[[Path, Path], list[str]]]:
             str(target),
             "--cache-dir",
             str(cache),
-            "-q",
-        ],
+        ]
+
+    return {
+        "wn": lambda target, cache: [str(BIN / "wn"), "install", *common(target, cache), "-q"],
         "uv": lambda target, cache: [
             str(BIN / "uv"),
             "pip",
             "install",
-            *REQUIREMENTS,
-            "--index-url",
-            url,
-            "--target",
-            str(target),
-            "--cache-dir",
-            str(cache),
+            *common(target, cache),
             "--python",
             sys.executable,
             "-q",
@@ -96,13 +92,7 @@ def commands(url: str) -> dict[str, Callable[[Path, Path], list[str]]]:
             "-m",
             "pip",
             "install",
-            *REQUIREMENTS,
-            "--index-url",
-            url,
-            "--target",
-            str(target),
-            "--cache-dir",
-            str(cache),
+            *common(target, cache),
             "--no-compile",
             "--disable-pip-version-check",
             "-q",

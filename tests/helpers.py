@@ -1,8 +1,10 @@
-"""Plain helpers for the tests: metadata documents, provider module sources and exact
-snapshots of a directory tree."""
+"""Plain helpers for the tests: metadata documents, provider module sources, exact
+snapshots of a directory tree, and ``wn-detect`` run as a command."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,18 @@ V003 = "https://variants-schema.wheelnext.dev/v0.0.3.json"
 BIN = Path(sys.executable).parent
 
 Tree = dict[str, tuple[int, bytes | str | None]]
+
+
+def wn_detect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``wn-detect ARGS`` as users run it, with ``env`` over this environment."""
+    return subprocess.run(
+        [str(BIN / "wn-detect"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
 
 
 def snapshot(root: Path, *, ignore: str | None = None) -> Tree:

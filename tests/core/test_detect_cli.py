@@ -5,16 +5,14 @@ installed or removed seen at once despite the detection cache, and ``--timeout``
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import InstallProvider
 from tests.core.test_fast_metadata import _imported
-from tests.helpers import BIN, FICTIONAL
+from tests.helpers import FICTIONAL, wn_detect
 
 # what a cached run must not import: each costs milliseconds of every install's start
 SLOW = {
@@ -32,20 +30,9 @@ SLOW = {
 }
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "wn-detect"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("flag", ["--json", "--profile-url"])
 def test_a_cached_run_imports_only_what_it_needs(flag: str, tmp_path: Path) -> None:
-    assert run(flag).returncode == 0  # the first run fills the detection cache
+    assert wn_detect(flag).returncode == 0  # the first run fills the detection cache
     modules = _imported(["wn-detect", flag], tmp_path)
     assert "wheelnext.core.detect_cache" in modules  # the probe sees the command's imports
     assert modules & SLOW == set()
@@ -63,14 +50,14 @@ def test_a_cached_run_imports_only_what_it_needs(flag: str, tmp_path: Path) -> N
 def test_quick_and_full_parsers_agree(quick: list[str], full: list[str]) -> None:
     """The common forms skip argparse; what they print is what argparse's parse prints."""
     env = {"COLUMNS": "200"}
-    first, second = run(*quick, env=env), run(*full, env=env)
+    first, second = wn_detect(*quick, env=env), wn_detect(*full, env=env)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert first.stdout == second.stdout
     assert first.stdout.strip()
 
 
 def test_help_still_comes_from_argparse() -> None:
-    proc = run("--help")
+    proc = wn_detect("--help")
     assert proc.returncode == 0
     assert "--profile-url" in proc.stdout
     assert "(default: detect this machine)" in proc.stdout
@@ -83,7 +70,7 @@ def test_an_installed_or_removed_provider_is_seen_at_once(
     env = {"FICTIONAL_HW_GEN": "gen2"}
 
     def namespaces() -> dict[str, str]:
-        proc = run("--json", env=env)
+        proc = wn_detect("--json", env=env)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         return {p["namespace"]: f"{p['distribution']} {p['version']}" for p in doc["providers"]}
@@ -102,7 +89,7 @@ def test_an_installed_or_removed_provider_is_seen_at_once(
 @pytest.mark.parametrize("value", ["0", "-1", "-0.5", "nan", "NaN", "inf", "-inf", "soon", ""])
 def test_timeout_must_be_positive_seconds(value: str) -> None:
     """A wrong --timeout is a one-line error and status 1 (issue 16), like other wrong values."""
-    proc = run(f"--timeout={value}", "--json")
+    proc = wn_detect(f"--timeout={value}", "--json")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == (
@@ -112,6 +99,6 @@ def test_timeout_must_be_positive_seconds(value: str) -> None:
 
 
 def test_timeout_accepts_positive_seconds() -> None:
-    proc = run("--timeout", "2.5", "--json", "--no-cache")
+    proc = wn_detect("--timeout", "2.5", "--json", "--no-cache")
     assert proc.returncode == 0, proc.stderr
     assert "providers" in json.loads(proc.stdout)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import InstallProvider
-from tests.helpers import BIN, FICTIONAL
+from tests.helpers import FICTIONAL, wn_detect
 from wheelnext.core.errors import WheelnextError
 from wheelnext.core.profile_token import (
     MAX_PAYLOAD_BYTES,
@@ -199,26 +197,15 @@ def test_encoding_refuses_what_the_grammar_cannot_hold() -> None:
         encode_profile(bad)
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "wn-detect"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_profile_url_of_this_machine(install_provider: InstallProvider) -> None:
     install_provider("fictional_provider", FICTIONAL, dist="fictional-hw-provider", version="2.1")
     env = {"FICTIONAL_HW_GEN": "gen2"}
-    proc = run("--profile-url", env=env)
+    proc = wn_detect("--profile-url", env=env)
     assert proc.returncode == 0, proc.stderr
     token = proc.stdout.strip()
     assert proc.stdout == token + "\n"
     assert TOKEN_RE.fullmatch(token)
-    detected = SupportedProperties.from_json(json.loads(run("--json", env=env).stdout))
+    detected = SupportedProperties.from_json(json.loads(wn_detect("--json", env=env).stdout))
     ok = SupportedProperties(
         tuple(
             ProviderResult(r.namespace, "ok", r.features)
@@ -231,7 +218,7 @@ def test_cli_profile_url_of_this_machine(install_provider: InstallProvider) -> N
         SupportedFeature("arch", ("gen2", "gen1"), multi_value=True),
         SupportedFeature("mode", ("safe",)),
     )
-    only = run("--profile-url", "--namespace", "fictional_hw", env=env).stdout.strip()
+    only = wn_detect("--profile-url", "--namespace", "fictional_hw", env=env).stdout.strip()
     assert decode_profile(only).namespaces == ("fictional_hw",)
 
 
@@ -246,12 +233,12 @@ def test_cli_profile_url_of_a_saved_profile(tmp_path: Path) -> None:
     }  # fmt: skip
     profile = tmp_path / "gpu-node.json"
     profile.write_text(json.dumps(doc))
-    proc = run("--profile-url", "--properties", str(profile))
+    proc = wn_detect("--profile-url", "--properties", str(profile))
     assert proc.returncode == 0, proc.stderr
     expected = SupportedProperties.from_features({"x86_64": {"level": ["v3", "v2", "v1"]}})
     assert proc.stdout == encode_profile(expected) + "\n"
     # the same file shown as JSON is the file's profile, not this machine's
-    shown = json.loads(run("--json", "--properties", str(profile)).stdout)
+    shown = json.loads(wn_detect("--json", "--properties", str(profile)).stdout)
     assert [p["namespace"] for p in shown["providers"]] == ["x86_64", "nvidia"]
 
 
@@ -270,7 +257,7 @@ def test_cli_bad_profile_file_is_one_line_exit_1(
     profile = tmp_path / "bad.json"
     if content is not None:
         profile.write_text(content)
-    proc = run("--profile-url", "--properties", str(profile))
+    proc = wn_detect("--profile-url", "--properties", str(profile))
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1, proc.stderr
@@ -286,7 +273,7 @@ def test_cli_bad_profile_file_is_one_line_exit_1(
     ],
 )
 def test_cli_conflicting_options(args: list[str], message: str) -> None:
-    proc = run(*args)
+    proc = wn_detect(*args)
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith(f"wn-detect: error: {message}")
@@ -298,11 +285,11 @@ def test_cli_namespace_of_a_saved_profile(tmp_path: Path) -> None:
     profile.write_text(
         json.dumps({"providers": [{"namespace": "x86_64", "features": [], "status": "ok"}]})
     )
-    proc = run("--profile-url", "--properties", str(profile), "--namespace", "nvidia")
+    proc = wn_detect("--profile-url", "--properties", str(profile), "--namespace", "nvidia")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == (
         f"wn-detect: error: --namespace nvidia: not in {profile} (its namespaces: x86_64)\n"
     )
-    only = run("--profile-url", "--properties", str(profile), "--namespace", "x86_64")
+    only = wn_detect("--profile-url", "--properties", str(profile), "--namespace", "x86_64")
     assert decode_profile(only.stdout.strip()).namespaces == ("x86_64",)

@@ -163,14 +163,20 @@ def test_freshness_rules() -> None:
     assert freshness({"cache-control": "max-age=600", "date": "yesterday"}, NOW) == 0
 
 
-def test_a_warm_wn_install_asks_nothing_while_pages_are_fresh(
-    tmp_path: Path, server: Server, built: Path
-) -> None:
+def serve_demo(server: Server, built: Path, tmp_path: Path, cache_control: str) -> list[str]:
+    """Serve demo 1.0 (needing helper 2.0) with pages sent under ``cache_control``; the
+    ``wn install`` options that install from it with a cache in ``tmp_path``."""
     server.index("pypi").add(
         build_wheel(built, "demo", "1.0", requires=["helper"]), build_wheel(built, "helper", "2.0")
     )
-    server.page_headers["pypi"] = {"Cache-Control": "max-age=600"}
-    args = ["--index-url", server.url("pypi"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    server.page_headers["pypi"] = {"Cache-Control": cache_control}
+    return ["--index-url", server.url("pypi"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+
+
+def test_a_warm_wn_install_asks_nothing_while_pages_are_fresh(
+    tmp_path: Path, server: Server, built: Path
+) -> None:
+    args = serve_demo(server, built, tmp_path, "max-age=600")
     first = wn("install", "demo", "--target", str(tmp_path / "one"), *args)
     assert first.returncode == 0, first.stderr
     asked = len(server.requests)
@@ -186,11 +192,7 @@ def test_a_warm_wn_install_asks_nothing_while_pages_are_fresh(
 def test_a_warm_wn_install_revalidates_stale_pages_once_each(
     tmp_path: Path, server: Server, built: Path
 ) -> None:
-    server.index("pypi").add(
-        build_wheel(built, "demo", "1.0", requires=["helper"]), build_wheel(built, "helper", "2.0")
-    )
-    server.page_headers["pypi"] = {"Cache-Control": "no-cache"}
-    args = ["--index-url", server.url("pypi"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    args = serve_demo(server, built, tmp_path, "no-cache")
     assert wn("install", "demo", "--target", str(tmp_path / "one"), *args).returncode == 0
     asked = len(server.requests)
     assert wn("install", "demo", "--target", str(tmp_path / "two"), *args).returncode == 0

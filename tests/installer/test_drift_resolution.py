@@ -51,10 +51,10 @@ def variant_of(venv: Path) -> str:
     return (site(venv) / "demo" / "__init__.py").read_text().splitlines()[1]
 
 
-def drift_line(installed: str, selects: str) -> str:
+def drift_line(installed: str, selects: str, profile: Path) -> str:
     return (
-        f"wn install: demo 2.0: installed as variant {installed}, this machine now selects "
-        f"variant {selects}; --reinstall-variants switches it\n"
+        f"wn install: demo 2.0: installed as variant {installed}, the profile {profile} now "
+        f"selects variant {selects}; --reinstall-variants switches it\n"
     )
 
 
@@ -76,7 +76,7 @@ def test_kept_variant_resolves_its_own_dependencies(
         "Would keep demo 2.0 (v3) (installed)",
         "Already installed helper 1.5",
     ]
-    assert dry.stderr == drift_line("v3", "v4")
+    assert dry.stderr == drift_line("v3", "v4", v4)
 
     kept = install(server, venv, v4)
     assert kept.returncode == 0, kept.stderr
@@ -84,7 +84,7 @@ def test_kept_variant_resolves_its_own_dependencies(
         "Kept demo 2.0 (v3) (installed)",
         "Already installed helper 1.5",
     ]
-    assert kept.stderr == drift_line("v3", "v4")
+    assert kept.stderr == drift_line("v3", "v4", v4)
     assert variant_of(venv) == "VARIANT = 'v3'"
     assert installed_names(venv) == {"demo", "helper"}
 
@@ -117,7 +117,7 @@ def test_unsupported_kept_variant_resolves_from_installed_metadata(
         "Would keep demo 2.0 (v3) (installed)",
         "Already installed helper 1.5",
     ]
-    assert dry.stderr == drift_line("v3", "v4")
+    assert dry.stderr == drift_line("v3", "v4", only_v4)
 
     kept = install(server, venv, only_v4)
     assert kept.returncode == 0, kept.stderr
@@ -127,7 +127,7 @@ def test_unsupported_kept_variant_resolves_from_installed_metadata(
         "Already installed helper 1.5",
     ]
     assert said(kept.stdout) == [line.replace("Would keep", "Kept", 1) for line in said(dry.stdout)]
-    assert kept.stderr == drift_line("v3", "v4")
+    assert kept.stderr == drift_line("v3", "v4", only_v4)
     assert variant_of(venv) == "VARIANT = 'v3'"
     assert installed_names(venv) == {"demo", "helper"}
 
@@ -150,7 +150,7 @@ def test_kept_variant_keeps_the_dependencies_only_it_declares(
         "Already installed fastpath 1.0",
         "Already installed helper 1.5",
     ]
-    assert kept.stderr == drift_line("v4", "v3")
+    assert kept.stderr == drift_line("v4", "v3", v3)
     assert variant_of(venv) == "VARIANT = 'v4'"
 
 

@@ -65,8 +65,8 @@ def test_list_shows_variants_and_marks_drift_from_a_lock_install(
     moved = listing(venv, v4)
     assert moved.returncode == 0, moved.stderr
     assert moved.stdout.splitlines()[0] == (
-        "demo 2.0 [variant v3] x86_64 :: level :: v3  <- drift: variant v4 is best here "
-        "(wn install --reinstall-variants)"
+        "demo 2.0 [variant v3] x86_64 :: level :: v3  <- drift: variant v4 is best for the "
+        f"profile {v4} (wn install --reinstall-variants --properties {v4})"
     )
     doc = json.loads(listing(venv, v4, "--json").stdout)
     assert doc[0] == {
@@ -117,14 +117,14 @@ def test_wn_install_names_drift_and_reinstall_variants_switches(
     v3 = write_profile(tmp_path, ["v3", "v2", "v1"])
     assert install(v3).returncode == 0
     assert listing(venv, v3, "--drifted").stdout == ""  # recorded by a resolving install too
-    assert "drift: variant v4 is best here" in listing(venv, v4).stdout
+    assert f"drift: variant v4 is best for the profile {v4}" in listing(venv, v4).stdout
 
     kept = install(v4)  # same version, other machine: said, not changed
     assert kept.returncode == 0, kept.stderr
     assert "Kept demo 2.0 [variant v3] (installed)" in kept.stdout
     assert kept.stderr == (
-        "wn install: demo 2.0: installed as variant v3, this machine now selects variant v4; "
-        "--reinstall-variants switches it\n"
+        f"wn install: demo 2.0: installed as variant v3, the profile {v4} now selects variant "
+        "v4; --reinstall-variants switches it\n"
     )
     module = site(venv) / "demo" / "__init__.py"
     assert "VARIANT = 'v3'" in module.read_text()

@@ -87,13 +87,18 @@ def test_a_wheel_path_is_read_in_place_and_never_deleted(tmp_path: Path, built: 
         built.chmod(0o755)
 
 
-def test_cached_downloads_are_reused_without_a_copy(
-    tmp_path: Path, server: Server, built: Path
-) -> None:
+def served_wheel(server: Server, built: Path) -> tuple[Path, str, str]:
+    """demo 1.0 built and served: the wheel, its download URL and its sha256."""
     wheel = build_wheel(built, "demo", "1.0")
     server.index("pypi").add(wheel)
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    url = f"http://127.0.0.1:{server.port}/pypi/files/{wheel.name}"
+    return wheel, f"http://127.0.0.1:{server.port}/pypi/files/{wheel.name}", digest
+
+
+def test_cached_downloads_are_reused_without_a_copy(
+    tmp_path: Path, server: Server, built: Path
+) -> None:
+    wheel, url, digest = served_wheel(server, built)
     cache = tmp_path / "cache"
     first = HttpClient(cache).download(url, digest, tmp_path / "a" / wheel.name, in_place=True)
     assert first.is_relative_to(cache)
@@ -115,10 +120,7 @@ def test_cached_downloads_are_reused_without_a_copy(
 def test_a_damaged_cache_entry_is_fetched_again(
     tmp_path: Path, server: Server, built: Path
 ) -> None:
-    wheel = build_wheel(built, "demo", "1.0")
-    server.index("pypi").add(wheel)
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    url = f"http://127.0.0.1:{server.port}/pypi/files/{wheel.name}"
+    wheel, url, digest = served_wheel(server, built)
     cached = HttpClient(tmp_path / "cache").download(
         url, digest, tmp_path / wheel.name, in_place=True
     )

@@ -129,15 +129,21 @@ def test_no_cache_with_a_lock_writes_no_cache(lock_dir: Path, tmp_path: Path) ->
     assert (tmp_path / "t" / MODULE).stat().st_nlink == 1
 
 
-def test_a_locked_url_wheel_is_downloaded_once_into_the_cache(
-    server: Server, built: Path, tmp_path: Path
-) -> None:
+def url_lock(server: Server, built: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """pkg 1.0 served, and a lock in ``tmp_path/lock`` naming it by URL: (wheel, lock)."""
     wheel = build_wheel(built, "pkg", "1.0", files={MODULE: BODY})
     server.index("pypi").add(wheel)
     url = f"http://127.0.0.1:{server.port}/pypi/files/{wheel.name}"
     lock_dir = tmp_path / "lock"
     lock_dir.mkdir()
     lock = write_lock(lock_dir, package("pkg", "1.0", wheel_entry(wheel, path=None, url=url)))
+    return wheel, lock
+
+
+def test_a_locked_url_wheel_is_downloaded_once_into_the_cache(
+    server: Server, built: Path, tmp_path: Path
+) -> None:
+    wheel, lock = url_lock(server, built, tmp_path)
     cache = tmp_path / "cache"
     install(lock, tmp_path / "first", "--cache-dir", str(cache))
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -155,12 +161,7 @@ def test_a_tampered_cached_download_is_fetched_again(
 ) -> None:
     """The cache is only a disk: a cached wheel whose bytes no longer match the lock is
     downloaded again, and the install gets the right bytes."""
-    wheel = build_wheel(built, "pkg", "1.0", files={MODULE: BODY})
-    server.index("pypi").add(wheel)
-    url = f"http://127.0.0.1:{server.port}/pypi/files/{wheel.name}"
-    lock_dir = tmp_path / "lock"
-    lock_dir.mkdir()
-    lock = write_lock(lock_dir, package("pkg", "1.0", wheel_entry(wheel, path=None, url=url)))
+    wheel, lock = url_lock(server, built, tmp_path)
     cache = tmp_path / "cache"
     install(lock, tmp_path / "first", "--cache-dir", str(cache), "--link-mode", "copy")
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()

@@ -41,10 +41,10 @@ def install(
     )  # fmt: skip
 
 
-def drift_line(installed: str, selects: str) -> str:
+def drift_line(installed: str, selects: str, profile: Path) -> str:
     return (
-        f"wn install: demo 2.0: installed as variant {installed}, this machine now selects "
-        f"variant {selects}; --reinstall-variants switches it\n"
+        f"wn install: demo 2.0: installed as variant {installed}, the profile {profile} now "
+        f"selects variant {selects}; --reinstall-variants switches it\n"
     )
 
 
@@ -71,12 +71,12 @@ def test_lock_install_names_drift_and_takes_the_reinstall_flags(
         "Would keep demo 2.0 [variant v3] (installed)",
         "Already installed helper 1.5",
     ]  # the kept v3's dependencies: no fastpath, which only v4 turns on
-    assert dry.stderr == drift_line("v3", "v4")
+    assert dry.stderr == drift_line("v3", "v4", v4)
     assert snapshot(venv, ignore="__pycache__") == before
 
     kept = install(venv, out, v4)
     assert kept.returncode == 0, kept.stderr
-    assert kept.stderr == drift_line("v3", "v4")
+    assert kept.stderr == drift_line("v3", "v4", v4)
     assert kept.stdout.splitlines() == [
         "Kept demo 2.0 [variant v3] (installed)",
         "Already installed helper 1.5",
@@ -169,7 +169,7 @@ def test_index_dry_run_says_already_installed_and_drift(
     before = snapshot(venv, ignore="__pycache__")
     dry = run("demo", "--dry-run", profile=v4)
     assert dry.returncode == 0, dry.stderr
-    assert dry.stderr == drift_line("v3", "v4")
+    assert dry.stderr == drift_line("v3", "v4", v4)
     assert dry.stdout.splitlines()[0] == "Would keep demo 2.0 [variant v3] (installed)"
     assert "Already installed helper 1.5" in dry.stdout.splitlines()
     assert snapshot(venv, ignore="__pycache__") == before

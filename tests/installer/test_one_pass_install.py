@@ -170,7 +170,8 @@ def test_a_member_unlike_its_record_is_refused_and_nothing_is_left(
     with pytest.raises(InstallerError, match=r"demo/sub/mod\.py' does not match its RECORD"):
         install_all(plan, {bad.name: bad}, target_at(root), cache=cache)  # type: ignore[arg-type]
     assert snapshot(root) == before  # the old version, untouched; no staging, no journal
-    assert not [p for p in cache.iterdir() if not p.name.startswith(".build-")]
+    # no entry: only the build (removed) and the per-entry lock files
+    assert not [p for p in cache.iterdir() if not p.name.startswith((".build-", ".locks"))]
     assert not list(cache.glob(".build-*/MANIFEST"))
 
 

@@ -17,6 +17,7 @@ from tests.helpers import BIN
 from tests.installer.envs import make_venv, site, wn, write_profile
 from tests.installer.wheels import build_wheel
 
+ACTIVE = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}  # venv active
 DOC = Path(__file__).parents[2] / "spec" / "package-authors.md"
 MACHINES = {  # the table's first column -> the profile it stands for
     "x86-64-v4": ["v4", "v3", "v2", "v1"],
@@ -59,7 +60,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=project,
         capture_output=True,
         text=True,
-        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+        env=ACTIVE,
         timeout=600,
         check=False,
     )
@@ -111,3 +112,21 @@ def test_each_machine_gets_what_the_table_says(release: Path, tmp_path: Path, ma
     assert installed == {"fastmath", *dependencies}
     variant = json.loads((site(venv) / "fastmath-1.0.dist-info" / "variant.json").read_text())
     assert list(variant["variants"]) == [label]
+
+
+def test_the_hand_written_profile_selects_v4(release: Path) -> None:
+    """Step 3's example profile loads, and the doc's command selects ``v4`` with it."""
+    (release.parent / "avx512-box.json").write_text(block("profile", "json"))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block("check", "sh")],
+        cwd=release.parent,
+        capture_output=True,
+        text=True,
+        env={**ACTIVE, "XDG_CACHE_HOME": str(release.parent / "cache")},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Would install fastmath 1.0 [v4: x86_64 :: level :: v4] "), (
+        done.stdout
+    )

@@ -48,9 +48,12 @@ class Proxy:
 
 
 @contextmanager
-def running(tmp_path: Path, *args: str, profile: list[str] | None = None) -> Iterator[Proxy]:
-    """``wn proxy ARGS`` on a free port with its own cache; stopped after the block."""
-    cache, stderr = tmp_path / "cache", tmp_path / "proxy.stderr"
+def running(
+    tmp_path: Path, *args: str, profile: list[str] | None = None, cache: Path | None = None
+) -> Iterator[Proxy]:
+    """``wn proxy ARGS`` on a free port with its own cache (or ``cache``); stopped after
+    the block."""
+    cache, stderr = cache or tmp_path / "cache", tmp_path / "proxy.stderr"
     command = [
         str(BIN / "wn"),
         "proxy",
@@ -332,7 +335,9 @@ def test_health_metrics_head_and_bad_tokens(
     tampered = good[:-3] + ("A" if good[-3] != "A" else "B") + good[-2:]
     with running(tmp_path, "--upstream", server.url("pypi")) as proxy:
         health = httpx.get(f"{proxy.url}/healthz")
-        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        assert (health.status_code, health.json()["status"]) == (200, "ok")
+        assert health.json()["pages"]["threads"] == 64
+        assert health.json()["files"] == {"busy": 0, "threads": 64, "waiting": 0}
 
         bad = httpx.get(f"{proxy.url}/p/{tampered}/simple/demo/")
         assert bad.status_code == 400
@@ -588,6 +593,7 @@ def test_settings_file_runs_under_uvicorns_own_command(
     [
         (["--workers", "0"], "--workers: expected 1 to 64"),
         (["--max-upstream-concurrency", "x"], "expected a whole number"),
+        (["--max-connections", "0"], "--max-connections: expected 1 to 65535"),
     ],
 )
 def test_bad_service_options(tmp_path: Path, args: list[str], message: str) -> None:
@@ -599,3 +605,126 @@ def test_bad_service_options(tmp_path: Path, args: list[str], message: str) -> N
     )
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+CROWD = 80  # more than the 64 threads a worker has for pages
+
+
+def test_a_crowd_waiting_for_one_slow_file_does_not_starve_pages(
+    tmp_path: Path, demo: StaticIndex
+) -> None:
+    """80 clients ask one worker for a file its upstream is still sending: they wait
+    without holding the pages' threads, so another project's page is answered (and
+    /healthz says 200 with the counts) while the upstream still holds the file back."""
+    wheel = (demo.files_dir / V3_WHEEL).read_bytes()
+    upstream = Dribble(demo.root, V3_WHEEL)
+    other = build_wheel(tmp_path / "flat", "other", "1.0")
+    token_v3 = encode_profile(SupportedProperties.from_features({"x86_64": {"level": ["v3"]}}))
+    with (
+        upstream.serving() as url,
+        running(tmp_path, "--upstream", url, "--upstream", str(other.parent)) as proxy,
+    ):
+        page = httpx.get(
+            f"{proxy.url}/p/{token_v3}/simple/demo/", headers={"Accept": JSON_TYPE}, timeout=WAIT
+        ).json()
+        entry = next(f for f in page["files"] if f["filename"] == "demo-2.0-py3-none-any.whl")
+        target = str(httpx.URL(proxy.url).join(entry["url"]))
+        bodies: list[bytes] = []
+
+        def fetch(_: int) -> None:
+            with httpx.Client(timeout=WAIT) as http:
+                bodies.append(http.get(target).content)
+
+        with ThreadPoolExecutor(CROWD) as pool:
+            for i in range(CROWD):
+                pool.submit(fetch, i)
+            _wait_for(upstream.started.is_set, "the download to start")
+
+            def crowd_waiting() -> bool:
+                files = httpx.get(f"{proxy.url}/healthz", timeout=WAIT).json()["files"]
+                return bool(files["waiting"] == CROWD - 1)
+
+            _wait_for(crowd_waiting, "every client to wait for the download")
+            answered = httpx.get(f"{proxy.url}/simple/other/", timeout=WAIT)
+            health = httpx.get(f"{proxy.url}/healthz", timeout=WAIT)
+            held = not upstream.release.is_set() and not bodies
+            upstream.release.set()
+        assert answered.status_code == 200, answered.text
+        assert "other-1.0-py3-none-any.whl" in answered.text
+        assert held  # the page came while the upstream still held the file back
+        assert health.status_code == 200
+        assert health.json()["files"]["busy"] == 1  # one thread downloads for all of them
+    assert bodies == [wheel] * CROWD
+    assert upstream.requests.count(f"/pypi/files/{V3_WHEEL}") == 1
+
+
+def test_proxies_over_other_upstreams_sharing_a_cache_serve_only_their_own_files(
+    tmp_path: Path,
+) -> None:
+    """Two proxies share one --cache-dir: the one over a public upstream does not serve
+    a file that only the other's (private) upstream listed, whatever the client knows."""
+    secret = build_wheel(tmp_path / "private", "secretpkg", "1.0")
+    public = build_wheel(tmp_path / "public", "pkga", "1.0")
+    cache = tmp_path / "shared-cache"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        running(tmp_path / "a", "--upstream", str(secret.parent), cache=cache) as private,
+        running(tmp_path / "b", "--upstream", str(public.parent), cache=cache) as open_,
+    ):
+        link = httpx.get(f"{private.url}/simple/secretpkg/", headers={"Accept": JSON_TYPE})
+        url = link.json()["files"][0]["url"]
+        assert httpx.get(f"{private.url}{url}").content == secret.read_bytes()
+        assert httpx.get(f"{open_.url}/simple/secretpkg/").status_code == 404
+        leaked = httpx.get(f"{open_.url}{url}")
+        assert leaked.status_code == 404, leaked.content[:100]
+        mine = httpx.get(f"{open_.url}/simple/pkga/", headers={"Accept": JSON_TYPE})
+        assert httpx.get(f"{open_.url}{mine.json()['files'][0]['url']}").content == (
+            public.read_bytes()
+        )
+
+
+def test_a_file_listed_without_a_hash_is_fetched_again_after_the_ttl(tmp_path: Path) -> None:
+    """A flat-directory upstream gives no hashes: once the proxy has the file, pages carry
+    the sha256 it computed; when the upstream file changes, the proxy serves the new
+    bytes (and their sha256) once the TTL has passed, not the old ones forever."""
+    first = build_wheel(tmp_path / "up", "pkga", "1.0")
+    old = first.read_bytes()
+    with running(tmp_path, "--upstream", str(first.parent), "--ttl", "1") as proxy:
+
+        def listed() -> dict[str, object]:
+            page = httpx.get(f"{proxy.url}/simple/pkga/", headers={"Accept": JSON_TYPE})
+            return dict(page.json()["files"][0])
+
+        entry = listed()
+        assert entry["hashes"] == {}
+        target = f"{proxy.url}{entry['url']}"
+        assert httpx.get(target).content == old
+        assert listed()["hashes"] == {"sha256": sha256(old)}
+        html = httpx.get(f"{proxy.url}/simple/pkga/").text
+        assert f"#sha256={sha256(old)}" in html
+        build_wheel(tmp_path / "up", "pkga", "1.0", files={"pkga/data.txt": b"NEW" * 10})
+        new = first.read_bytes()
+        assert new != old
+        _wait_for(lambda: httpx.get(target).content == new, "the new upstream bytes")
+        _wait_for(lambda: listed()["hashes"] == {"sha256": sha256(new)}, "the new sha256")
+
+
+def test_connections_over_the_limit_get_503(tmp_path: Path, server: Server) -> None:
+    """--max-connections 2: with two connections open, a third request gets 503 (not a
+    hang or a crash); once they close, requests are answered again."""
+    import socket
+
+    with running(tmp_path, "--upstream", server.url("pypi"), "--max-connections", "2") as proxy:
+        address = httpx.URL(proxy.url)
+        assert address.port is not None
+        idle = [socket.create_connection((address.host, address.port)) for _ in range(2)]
+        try:
+            _wait_for(
+                lambda: httpx.get(f"{proxy.url}/healthz").status_code == 503,
+                "the connection limit",
+            )
+        finally:
+            for sock in idle:
+                sock.close()
+        _wait_for(lambda: httpx.get(f"{proxy.url}/healthz").status_code == 200, "a free slot")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import snapshot
+from tests.helpers import BIN, snapshot
 from tests.installer.envs import wn
 from tests.installer.index import Server
 from tests.installer.test_one_pass_install import rich_wheel, wn_install
@@ -228,3 +228,89 @@ def test_the_wheels_metadata_is_kept_and_still_compared_with_the_index(
     memo.write_bytes(b"other-1.0-py3-none-any.whl\n" + unlike)  # kept for another name
     assert run("third").returncode == 0
     assert memo.read_bytes() == name + b"\n" + kept  # read from the wheel, kept again
+
+
+def install_proc(built: Path, target: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return wn(
+        "install", "demo", "--no-index", "--find-links", str(built), "--no-deps",
+        "--target", str(target), "--cache-dir", str(cache),
+    )  # fmt: skip
+
+
+def test_concurrent_installs_into_two_environments_share_the_cache_safely(
+    built: Path, tmp_path: Path
+) -> None:
+    files = {f"demo/m{i}.py": f"X = {i}\n".encode() for i in range(1500)}
+    build_wheel(built, "demo", "1.0", files=files)
+    for run in range(3):
+        cache, envs = tmp_path / f"cache{run}", [tmp_path / f"a{run}", tmp_path / f"b{run}"]
+        procs = []
+        for env in envs:
+            args = ["install", "demo", "--no-index", "--find-links", str(built), "--no-deps",
+                    "--target", str(env), "--cache-dir", str(cache)]  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [str(BIN / "wn"), *args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for proc in procs:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+            assert "Traceback" not in err
+        for env in envs:
+            assert len(list((env / "demo").glob("m*.py"))) == 1500
+            assert (env / "demo" / "m1499.py").read_bytes() == b"X = 1499\n"
+        assert snapshot(envs[0]) == snapshot(envs[1])
+        assert len([p for p in (cache / "unpacked").iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_a_cached_file_others_can_write_is_not_used(wheel_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    good = snapshot(tmp_path / "first")
+    shared = cached_files(cache)["demo/sub/mod.py"]
+    shared.chmod(0o666)  # world-writable: anyone could have changed it, size and mtime kept
+    old = shared.stat().st_ino
+    proc = install_proc(wheel_dir, tmp_path / "second", cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "demo-1.0-py3-none-any.whl: cache entry changed since it was made" in proc.stderr
+    installed = tmp_path / "second" / "demo" / "sub" / "mod.py"
+    assert installed.stat().st_ino != old  # the entry was built again: a new file
+    assert installed.stat().st_ino == cached_files(cache)["demo/sub/mod.py"].stat().st_ino
+    assert not installed.stat().st_mode & 0o002
+    assert snapshot(tmp_path / "second") == good  # modes as first given, bytes as shipped
+
+
+def test_a_symlinked_cache_entry_is_not_used(wheel_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    where = entry(cache)
+    elsewhere = tmp_path / "elsewhere"
+    where.rename(elsewhere)  # whole and unchanged, but reached through a link
+    where.symlink_to(elsewhere)
+    install(wheel_dir, tmp_path / "second", cache)
+    assert not where.is_symlink()
+    assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
+    blob = tmp_path / "second" / "demo" / "blob.bin"
+    assert blob.stat().st_ino == cached_files(cache)["demo/blob.bin"].stat().st_ino
+    assert blob.stat().st_ino != (tmp_path / "first" / "demo" / "blob.bin").stat().st_ino
+
+
+def test_an_entry_from_an_older_format_is_rebuilt_without_a_warning(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    manifest = entry(cache) / MANIFEST
+    doc = json.loads(manifest.read_bytes())
+    doc["format"] = 1
+    del doc["info"]
+    manifest.write_text(json.dumps(doc))
+    proc = install_proc(wheel_dir, tmp_path / "second", cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "changed since" not in proc.stderr
+    assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
+    assert json.loads(manifest.read_bytes())["format"] == 2

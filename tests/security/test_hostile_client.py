@@ -255,6 +255,9 @@ ATTACKS: list[tuple[str, bytes, int, tuple[bytes, ...]]] = [
     ("token-escape", request(b"/p/1.%1b%5b2J/simple/demo/"), 400, (b"\x1b",)),
     ("token-no-simple", request(b"/p/"), 400, ()),
     ("request-line-over-64k", b"GET /" + b"a" * (65537 - 5), 414, (b"a" * 100,)),
+    # far more than the server reads before refusing: the rest is drained, so the kernel
+    # has no unread bytes to answer with RST and the 414 reaches the client whole
+    ("request-line-of-1m", b"GET /" + b"a" * (1 << 20), 414, (b"a" * 100,)),
     ("bad-version", b"GET /simple/demo/ HTTP/9.9\x1b[2J\r\n", 400, (b"\x1b",)),
     ("garbage-line", b"\x1b[2J\xe2\x80\xae \x00\r\n", 400, (b"\x1b", b"\x00")),
     (

@@ -251,8 +251,8 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
         choices=("project", "candidates", "merge-all"),
         default="project",
         help="which groups a project comes from: the first that lists it (project), the first "
-        "with a usable file (candidates), or all merged, as pip does (merge-all); "
-        "default: %(default)s",
+        "with a usable file (candidates), or all merged, as pip does (merge-all) "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--pin",

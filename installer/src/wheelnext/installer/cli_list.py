@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -90,6 +91,10 @@ def _run(args: argparse.Namespace, prog: str) -> int:
         ]
         print(json.dumps(doc, indent=2))
         return 0
+    # with a profile, drift is judged for it, and the fix must name it again
+    shown = None if args.properties is None else shlex.quote(one_line(str(args.properties), 200))
+    where = "here" if shown is None else f"for the profile {shown}"
+    again = "" if shown is None else f" --properties {shown}"
     for r in rows:
         name = one_line(r.name, 80)
         line = f"{name} {one_line(r.version, 40)}"
@@ -105,7 +110,7 @@ def _run(args: argparse.Namespace, prog: str) -> int:
                 if r.best
                 else "the non-variant wheel is best"
             )
-            line += f"  <- drift: {best} here (wn install --reinstall-variants)"
+            line += f"  <- drift: {best} {where} (wn install --reinstall-variants{again})"
         print(line)
     return 0
 

@@ -59,7 +59,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default %(default)s: this machine only; any other "
+        help="address to listen on (default: %(default)s, this machine only; any other "
         "address serves the network, without authentication: see spec/proxy.md)",
     )
     p.add_argument(
@@ -70,13 +70,13 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         type=_count(1, MAX_WORKERS),
         default=1,
         metavar="N",
-        help="worker processes sharing the port and the cache (default %(default)s)",
+        help="worker processes sharing the port and the cache (default: %(default)s)",
     )
     p.add_argument(
         "--properties",
         type=Path,
         metavar="FILE",
-        help="the default profile (/simple/): another machine's (wn-detect --json output) "
+        help="the profile served at /simple/: another machine's (wn-detect --json output) "
         "instead of this one's (default: detect this machine)",
     )
     p.add_argument(
@@ -91,21 +91,29 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         default=60.0,
         metavar="SECONDS",
         help="how long an upstream project page is used before it is asked again "
-        "(default %(default)g)",
+        "(default: %(default)g)",
     )
     p.add_argument(
         "--timeout",
         action=Seconds,
         default=15.0,
         metavar="SECONDS",
-        help="upstream timeout per request (default %(default)g)",
+        help="upstream timeout per request (default: %(default)g)",
     )
     p.add_argument(
         "--max-upstream-concurrency",
         type=_count(1, 1024),
         default=32,
         metavar="N",
-        help="upstream requests in flight at once, per worker (default %(default)s)",
+        help="upstream requests in flight at once, per worker (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_count(1, 65535),
+        default=1024,
+        metavar="N",
+        help="open connections (and requests in progress) per worker before new requests "
+        "get 503; also the listen backlog (default: %(default)s)",
     )
     p.add_argument(
         "--write-config",
@@ -207,7 +215,7 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     configure_logging(args.verbose, parser.prog)
     try:
-        sock = bind(args.host, args.port)
+        sock = bind(args.host, args.port, args.max_connections)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         parser.exit(
@@ -229,7 +237,7 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"Serving http://{shown}:{bound}/simple/ (Ctrl-C stops)", flush=True)
 
         with contextlib.suppress(KeyboardInterrupt):
-            serve(config, sock, args.workers, announce)
+            serve(config, sock, args.workers, announce, args.max_connections)
     return 0
 
 

@@ -40,7 +40,9 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         help="a property the wheel needs, e.g. 'x86_64 :: level :: v3' (repeatable)",
     )
     kind.add_argument("--null", action="store_true", help="the null variant (no properties)")
-    make.add_argument("--label", help="the label (default: variantlib's 8-digit hash label)")
+    make.add_argument(
+        "--label", help="the label (default: variantlib's hash of the properties, 8 hex characters)"
+    )
     make.add_argument(
         "--default-priorities",
         metavar="NS[,NS...]",
@@ -51,9 +53,9 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--format",
         choices=("pep825", "variantlib"),
         default=None,
-        help="variant.json format: PEP 825's 0.1.1 (the default; what uv's variant build "
-        "reads), or variantlib's 0.2 with provider requirements (read by variantlib 0.2.2 "
-        "and wn). --null without --format takes the format of the release's other variants",
+        help="variant.json format: PEP 825's 0.1.1 (what uv's variant build reads) or "
+        "variantlib's 0.2 with provider requirements (read by variantlib 0.2.2 "
+        "and wn) (default: pep825; with --null, the format of the release's other variants)",
     )
     make.add_argument(
         "--provider",

@@ -25,7 +25,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     }
     for name, what in methods.items():
         method.add_argument(f"--{name}", dest="method", action="store_const", const=name, help=what)
-    re.add_argument("--level", type=int, help="zstd -7..22 (default 3), deflate 0..9 (default 6)")
+    re.add_argument("--level", type=int, help="zstd -7..22 (default: 3), deflate 0..9 (default: 6)")
     re.add_argument(
         "-o", "--output-dir", type=Path, metavar="DIR", help="write there (default: in place)"
     )

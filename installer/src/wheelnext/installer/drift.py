@@ -179,9 +179,12 @@ def same_release(dist: Distribution | None, chosen: Chosen) -> bool:
         return False
 
 
-def drifted_in_plan(plan: Sequence[Chosen], present: Mapping[str, Distribution]) -> dict[str, str]:
-    """Planned wheels whose release is installed as another variant than the one this
-    machine selects now (``Chosen.selects``): canonical name -> message."""
+def drifted_in_plan(
+    plan: Sequence[Chosen], present: Mapping[str, Distribution], who: str = "this machine"
+) -> dict[str, str]:
+    """Planned wheels whose release is installed as another variant than the one ``who``
+    (this machine, or a ``--properties`` profile) selects now (``Chosen.selects``):
+    canonical name -> message."""
     lines: dict[str, str] = {}
     for chosen in plan:
         dist = present.get(canonicalize_name(chosen.name))
@@ -191,7 +194,7 @@ def drifted_in_plan(plan: Sequence[Chosen], present: Mapping[str, Distribution])
         selects = chosen.selects.label
         if known and label != selects:
             lines[canonicalize_name(chosen.name)] = (
-                f"{chosen.name} {chosen.version}: installed as {_variant(label)}, this machine "
+                f"{chosen.name} {chosen.version}: installed as {_variant(label)}, {who} "
                 f"now selects {_variant(selects)}"
             )
     return lines

@@ -17,6 +17,7 @@ and small files are capped in size; redirects are followed only to http and http
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -623,6 +624,7 @@ class HttpClient:
             return found
         destination.parent.mkdir(parents=True, exist_ok=True)
         _copy(found, destination)
+        _remember(destination)
         return destination
 
     def _obtain(  # noqa: PLR0917
@@ -688,6 +690,7 @@ class HttpClient:
             partial.unlink(missing_ok=True)
             raise
         partial.replace(final)
+        _remember(final)
         return final
 
     def _local(
@@ -743,9 +746,13 @@ def _matches(
     hasher = Hasher(expected, what, source)
     try:
         with path.open("rb") as f:
+            before = _identity(os.fstat(f.fileno()))
             for chunk in iter(lambda: f.read(CHUNK), b""):
                 hasher.update(chunk)
-        hasher.check()
+            hasher.check()
+            if _identity(os.fstat(f.fileno())) != before:  # written to while hashed
+                raise InstallerError(f"{what}: changed while its hash was checked")
+        VERIFIED[path] = before
     except OSError as exc:
         if raise_error:
             raise InstallerError(f"{what}: {exc.strerror or exc}") from None
@@ -755,6 +762,22 @@ def _matches(
             raise
         return False
     return True
+
+
+# the identity (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of each file whose hashes
+# were verified, as it was then: the installer refuses a wheel that changed since
+# (``transaction.install_all``, ``staging.check_unchanged``)
+VERIFIED: dict[Path, tuple[int, int, int, int, int]] = {}
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _remember(path: Path) -> None:
+    """Note the identity of a file just verified and renamed into place."""
+    with contextlib.suppress(OSError):
+        VERIFIED[path] = _identity(path.stat())
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -131,6 +131,15 @@ class Reinstall:
         return f"{verb} {chosen.name} {chosen.version}{variant_suffix(label)} (installed)"
 
 
+def selector_source(args: argparse.Namespace) -> str:
+    """Who selects variants, for messages: ``the profile FILE`` with ``--properties``,
+    else this machine."""
+    from wheelnext.core.errors import one_line
+
+    path = getattr(args, "properties", None)
+    return f"the profile {one_line(str(path), 200)}" if path is not None else "this machine"
+
+
 def decide(
     args: argparse.Namespace, plan: Sequence[Chosen], target: Target, prog: str
 ) -> Reinstall:
@@ -144,7 +153,7 @@ def decide(
     from wheelnext.installer.transaction import installed
 
     present = installed(target)
-    drifted = drift.drifted_in_plan(plan, present)
+    drifted = drift.drifted_in_plan(plan, present, selector_source(args))
     labels = {key: drift.installed_label(present[key])[1] for key in drifted}
     if args.force_reinstall:
         everything = frozenset(canonicalize_name(c.name) for c in plan)

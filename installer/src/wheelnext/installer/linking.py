@@ -2,7 +2,8 @@
 
 ``hardlink`` (the default) shares the cache's inode: no bytes are written, but the
 installed file *is* the cache's file, so editing it in place changes the cache entry too
-(``unpacked_cache`` notices by its size and mtime before the next use and rebuilds it).
+(``unpacked_cache`` notices a changed size or mtime before the next use and rebuilds it;
+an edit that restores both is not noticed).
 ``reflink`` clones the blocks (``FICLONE``: btrfs, XFS, bcachefs): a separate file that
 shares storage until written. ``copy`` writes separate bytes. Whatever a mode cannot do
 (another file system, no reflinks, a link limit) falls back to a copy. New files are
@@ -122,8 +123,9 @@ def _copy_bytes(src: int, dst: int) -> None:
 
 LINK_MODE_HELP = (
     "how files come from the cache of unpacked wheels: hardlink (shares the cached file; "
-    "an edit in place is detected and the entry rebuilt), reflink (a copy-on-write clone "
-    "where the file system has them), copy; each falls back to copying where it cannot "
+    "an edit in place that changes size or mtime is detected and the entry rebuilt), "
+    "reflink (a copy-on-write clone where the file system has them), copy; "
+    "each falls back to copying where it cannot "
     "(default: %(default)s)"
 )
 

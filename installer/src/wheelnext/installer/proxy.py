@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -349,7 +349,20 @@ class VariantProxy:
         served, labels = cached
         if self.metrics is not None and labels:
             self.metrics.selected(profile.token, labels)
-        return served, page_hit and stored
+        return [self._with_known_hash(item) for item in served], page_hit and stored
+
+    def _with_known_hash(self, item: Served) -> Served:
+        """``item`` with the sha256 the proxy computed when it downloaded a file the
+        upstream listed without one (clients can then check what they get)."""
+        entry = item.located.file
+        if "sha256" in entry.hashes:
+            return item
+        digest = self.store.known_sha256(entry)
+        if digest is None:
+            return item
+        hashes = {**entry.hashes, "sha256": digest}
+        located = replace(item.located, file=replace(entry, hashes=hashes))
+        return replace(item, located=located)
 
     def _ask(self, project: str) -> tuple[str, tuple[Located, ...]] | None:
         with self.upstream("project"):
@@ -417,7 +430,7 @@ class VariantProxy:
                     entry.url, None, temp, hashes=entry.hashes, expected_size=entry.size
                 )
 
-        path, hit = self.store.file(entry, fill)
+        path, hit = self.store.file(entry, fill, self.ttl)
         self._count("file", hit)
         return path, hit
 

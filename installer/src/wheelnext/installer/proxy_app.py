@@ -5,7 +5,8 @@ Routes (GET and HEAD only; anything else is 405; files answer byte ranges):
     /simple/{project}/                    the proxy's default profile
     /p/{token}/simple/{project}/          the profile in a ``wn-detect --profile-url`` token
     /files/{key}/{filename}[.metadata]    a file a page listed (the same for every profile)
-    /healthz                              {"status": "ok"}
+    /healthz                              {"status": "ok", ...thread counts} (503 when
+                                          no thread is left for pages)
     /metrics                              Prometheus text format
 
 Every client is untrusted (one proxy may serve a whole organisation): the raw request
@@ -29,8 +30,10 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from filelock import Timeout
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -61,13 +64,14 @@ from wheelnext.installer.proxy import (
 from wheelnext.installer.proxy_config import ENV, ProxyConfig, load_config
 from wheelnext.installer.proxy_metrics import ROUTES, Metrics, profile_label
 
+T = TypeVar("T")
 LOG = logging.getLogger("wheelnext.installer")
 ACCESS = logging.getLogger("wheelnext.proxy.access")
 MAX_HEADERS = 100  # as http.server: more is 431
 MAX_REASON = 160  # characters of an error reason a client reads
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")
-STATUSES = frozenset({200, 206, 301, 304, 400, 404, 405, 414, 416, 431, 500, 502, 504})
+STATUSES = frozenset({200, 206, 301, 304, 400, 404, 405, 414, 416, 431, 500, 502, 503, 504})
 
 
 class UpstreamTimeout(Exception):
@@ -200,13 +204,73 @@ class AccessLog:
 
 
 class Endpoints:
-    """The index, files, health and metrics answers over one VariantProxy."""
+    """The index, files, health and metrics answers over one VariantProxy.
 
-    def __init__(self, proxy: VariantProxy, metrics: Metrics | None, ttl: float) -> None:
+    Pages run in the default thread pool; everything that may wait on an upstream file
+    (downloads, ranges, HEADs, metadata) runs in a pool of its own (``files_threads``),
+    and requests for a file another request of this worker is already fetching wait in
+    the event loop, holding no thread: a crowd asking for one slow file cannot starve
+    the pages."""
+
+    def __init__(
+        self, proxy: VariantProxy, metrics: Metrics | None, ttl: float, files_threads: int = 64
+    ) -> None:
         self.proxy, self.metrics, self.ttl = proxy, metrics, ttl
+        self.files_threads = files_threads
+        self._files: anyio.CapacityLimiter | None = None  # made in the event loop
+        self._fetching: dict[str, anyio.Lock] = {}  # file key -> held by the one fetching
+        self._waiting = 0  # requests waiting for another request's download
+
+    def _files_limiter(self) -> anyio.CapacityLimiter:
+        if self._files is None:
+            self._files = anyio.CapacityLimiter(self.files_threads)
+        return self._files
+
+    async def _off(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` in the files thread pool (never the pages' one)."""
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._files_limiter())
+
+    async def _fetch_file(self, item: Served) -> tuple[Path, bool]:
+        """The stored file, fetched by at most one request of this worker at a time (the
+        others wait here, in the event loop; across processes the store's file lock)."""
+        key = item.token
+        lock = self._fetching.get(key)
+        if lock is None:
+            lock = self._fetching[key] = anyio.Lock()
+        self._waiting += 1
+        try:
+            async with lock:
+                self._waiting -= 1
+                try:
+                    return await self._off(self.proxy.fetch_file, item.located)
+                finally:
+                    self._waiting += 1
+        finally:
+            self._waiting -= 1
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._fetching.pop(key, None)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """The /healthz status and document: thread pools in use, and 503 when none is
+        left for pages (page requests would queue)."""
+        pages = anyio.to_thread.current_default_thread_limiter()
+        files = self._files_limiter()
+        saturated = pages.borrowed_tokens >= pages.total_tokens
+        doc = {
+            "status": "saturated" if saturated else "ok",
+            "pages": {"busy": pages.borrowed_tokens, "threads": int(pages.total_tokens)},
+            "files": {
+                "busy": files.borrowed_tokens,
+                "threads": int(files.total_tokens),
+                "waiting": self._waiting,
+            },
+        }
+        return (503 if saturated else 200), doc
 
     async def healthz(self, request: Request) -> Response:
-        return Response(b'{"status":"ok"}\n', 200, media_type="application/json")
+        status, doc = self.health()
+        body = json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+        return Response(body, status, {"Cache-Control": "no-store"}, "application/json")
 
     async def metrics_page(self, request: Request) -> Response:
         if self.metrics is None:
@@ -300,11 +364,11 @@ class Endpoints:
         if metadata:
             if not item.located.file.core_metadata:
                 return _text(404, "no metadata file for this wheel")
-            data, hit = await run_in_threadpool(self.proxy.metadata, item)
+            data, hit = await self._off(self.proxy.metadata, item)
             info["cache"] = "hit" if hit else "miss"
             return Response(data, 200, media_type="application/octet-stream")
         if request.method == "HEAD":  # never a download: the size from the store, page or a HEAD
-            size = await run_in_threadpool(self.proxy.size, item)
+            size = await self._off(self.proxy.size, item)
             info["cache"] = "head"
             if size is None:  # nobody says: no length, no ranges (a GET gets it whole)
                 response = Response(b"", 200, media_type="application/octet-stream")
@@ -321,7 +385,7 @@ class Endpoints:
                 passed = await self._pass_range(item, wanted_range, info)
                 if passed is not None:
                     return passed
-        path, hit = await run_in_threadpool(self.proxy.fetch_file, item.located)
+        path, hit = await self._fetch_file(item)
         info["cache"] = "hit" if hit else "miss"
         if wanted_range is not None:
             try:
@@ -354,7 +418,7 @@ class Endpoints:
         (size unknown, range over MAX_RANGE, a local upstream, the upstream ignored it)."""
         if not item.located.file.url.startswith(("http://", "https://")):
             return None
-        size = await run_in_threadpool(self.proxy.size, item)
+        size = await self._off(self.proxy.size, item)
         if size is None:
             return None
         try:
@@ -363,7 +427,7 @@ class Endpoints:
             return _unsatisfiable(str(exc), size)
         if last - first + 1 > MAX_RANGE:
             return None
-        data = await run_in_threadpool(self.proxy.ranged, item, first, last, size)
+        data = await self._off(self.proxy.ranged, item, first, last, size)
         if data is None:
             return None
         info["cache"] = "range"
@@ -438,7 +502,8 @@ def build(config: ProxyConfig) -> tuple[Starlette, Callable[[], None]]:
         max_upstream=config.max_upstream_concurrency,
         metrics=metrics,
     )
-    endpoints = Endpoints(proxy, metrics, config.ttl)
+    threads = max(64, 2 * config.max_upstream_concurrency)
+    endpoints = Endpoints(proxy, metrics, config.ttl, threads)
 
     def close() -> None:
         indexes.close()
@@ -447,12 +512,8 @@ def build(config: ProxyConfig) -> tuple[Starlette, Callable[[], None]]:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        import anyio.to_thread
-
-        # threads wait on each other's downloads (file locks): room for them all
-        anyio.to_thread.current_default_thread_limiter().total_tokens = max(
-            64, 2 * config.max_upstream_concurrency
-        )
+        # pages' threads (files have their own pool: Endpoints)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         try:
             yield
         finally:

@@ -43,6 +43,11 @@ _MESSAGES = {
 }
 HEAD_PEEK = 8192  # bytes of a request head kept to judge its first line
 HEAD_TIMEOUT = 60.0  # seconds a client has to send a whole request head
+# After a refusal the rest of the request is read and dropped for a while before the
+# socket closes: closing with unread bytes makes the kernel send RST, which can destroy
+# the refusal before the client reads it (a "lingering close", as Apache and nginx do).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1 << 20
 
 
 class _HintedConnection(h11.Connection):
@@ -68,6 +73,7 @@ class ProxyH11Protocol(H11Protocol):
         self.conn = self._hinted = _HintedConnection(h11.SERVER, limit)
         self._head = b""
         self._head_timer: asyncio.TimerHandle | None = None
+        self._linger_left: int | None = None  # bytes still dropped after a refusal
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -95,6 +101,11 @@ class ProxyH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._linger_left is not None:  # refused: drop what the client still sends
+            self._linger_left -= len(data)
+            if self._linger_left <= 0:
+                self.transport.close()
+            return
         if self.conn.their_state is h11.IDLE:  # a request head is arriving
             if len(self._head) < HEAD_PEEK:
                 self._head += data[: HEAD_PEEK - len(self._head)]
@@ -138,10 +149,16 @@ class ProxyH11Protocol(H11Protocol):
             + "connection: close\r\n\r\n"
         ).encode()
         self.transport.write(head + body)
-        self.transport.close()
+        self._disarm()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()  # the answer is whole; the client sees EOF after it
+        self._linger_left = LINGER_BYTES
+        self._head_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """A listening TCP socket on ``host``:``port`` (0: any free port)."""
     info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = info[0]
@@ -149,7 +166,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(backlog)
         sock.set_inheritable(True)
     except OSError:
         sock.close()
@@ -186,10 +203,16 @@ def _uvicorn_config(app: Any, workers: int, **extra: Any) -> Any:
 
 
 def serve(
-    config: ProxyConfig, sock: socket.socket, workers: int, announce: Callable[[], None]
+    config: ProxyConfig,
+    sock: socket.socket,
+    workers: int,
+    announce: Callable[[], None],
+    max_connections: int = 1024,
 ) -> None:
     """Serve until SIGINT or SIGTERM: in this process, or in ``workers`` processes
-    (each builds the app from a private settings file; metrics in multiprocess mode).
+    (each builds the app from a private settings file; metrics in multiprocess mode);
+    past ``max_connections`` connections or requests a worker answers 503 (uvicorn's
+    ``limit_concurrency``), so a flood cannot use up its file descriptors.
     ``announce()`` runs once the cache exists and the app is built (one process) or
     the workers are about to start on the bound socket."""
     import uvicorn
@@ -200,7 +223,8 @@ def serve(
     if workers == 1:
         app, _ = build(config)
         announce()
-        uvicorn.Server(_uvicorn_config(app, 1)).run(sockets=[sock])
+        limits = {"limit_concurrency": max_connections, "backlog": max_connections}
+        uvicorn.Server(_uvicorn_config(app, 1, **limits)).run(sockets=[sock])
         return
     run_dir = Path(tempfile.mkdtemp(prefix="wheelnext-proxy-"))
     try:
@@ -210,7 +234,13 @@ def serve(
         metrics_dir.mkdir()
         os.environ[ENV] = str(settings)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        uv_config = _uvicorn_config(FACTORY, workers, factory=True)
+        uv_config = _uvicorn_config(
+            FACTORY,
+            workers,
+            factory=True,
+            limit_concurrency=max_connections,
+            backlog=max_connections,
+        )
         announce()
         Multiprocess(uv_config, sockets=[sock]).run()
     finally:

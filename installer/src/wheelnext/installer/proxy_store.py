@@ -4,12 +4,17 @@ Layout under ``root`` (``<cache-dir>/proxy``)::
 
     files/<ab>/<sha256>/<name>   a file whose index gave its sha256 (content-addressed;
                                  under its own name, which readers of wheels need)
-    by-url/<ab>/<key>/<name>     a file listed without a sha256 (keyed by its URL)
+    by-url/<ab>/<key>/<name>     a file listed without a sha256 (keyed by its URL), with
+    by-url/<ab>/<key>/.stored.json  when it was downloaded and the sha256 computed then
+                                 (downloaded again once older than the TTL)
     projects/<upstreams>/<name>.json
                                  an upstream project's files and when they were last asked
                                  (<upstreams>: a digest of the index configuration, so
                                  proxies over different upstreams never share a list)
-    refs/<ab>/<key>.json         what ``/files/<key>/...`` serves (written with the project)
+    refs/<upstreams>/<ab>/<key>.json
+                                 what ``/files/<key>/...`` serves (written with the project;
+                                 per configuration too: a proxy serves only what its own
+                                 upstreams listed)
     locks/...                    one lock file per file, 256 shared by projects (kept)
 
 Every entry is written to a temporary file in its own directory and renamed into place,
@@ -49,6 +54,7 @@ PROJECT_STRIPE_DIGITS = 2  # 256 project lock files at most
 MEMO_SIZE = 1024  # parsed project lists kept per process
 LOCK_TIMEOUT = 600.0  # seconds a request waits for another one's download of the same file
 CHUNK = 1 << 20
+STORED = ".stored.json"  # beside a by-url file: when it was fetched, its computed sha256
 
 
 def url_key(url: str) -> str:
@@ -145,6 +151,7 @@ class ProxyStore:
     def __init__(self, root: Path, upstreams: str = "default") -> None:
         self.root = root  # folders are made when something is first written in them
         self.projects = root / "projects" / upstreams
+        self.refs = root / "refs" / upstreams
         self._memo: dict[Path, tuple[tuple[int, int, int], float, Snapshot]] = {}
         self._memo_lock = threading.Lock()
 
@@ -174,14 +181,38 @@ class ProxyStore:
         path = self.file_path(entry)
         return path if path.is_file() else None
 
-    def file(self, entry: FileEntry, fill: Callable[[Path], None]) -> tuple[Path, bool]:
-        """``entry``'s file, and whether it was there already; else ``fill(temp)`` writes
-        and verifies it (once, whoever asks at the same time) before it is renamed in."""
+    def _usable(self, final: Path, ttl: float | None) -> bool:
+        """Whether the stored ``final`` may be served: a content-addressed file always, a
+        by-url one (no hash to hold it to) only while younger than ``ttl`` seconds."""
+        if not final.is_file():
+            return False
+        if ttl is None or SHA256.fullmatch(final.parent.name):
+            return True
+        stored = _read_json(final.parent / STORED)
+        when = stored.get("stored") if isinstance(stored, dict) else None
+        return isinstance(when, float | int) and 0 <= time.time() - when < ttl
+
+    def known_sha256(self, entry: FileEntry) -> str | None:
+        """The sha256 computed when a file listed without one was downloaded (None: not
+        downloaded yet, or listed with a sha256 already)."""
         final = self.file_path(entry)
-        if final.is_file():
+        if SHA256.fullmatch(final.parent.name) or not final.is_file():
+            return None
+        stored = _read_json(final.parent / STORED)
+        digest = stored.get("sha256") if isinstance(stored, dict) else None
+        return digest if isinstance(digest, str) and SHA256.fullmatch(digest) else None
+
+    def file(
+        self, entry: FileEntry, fill: Callable[[Path], None], ttl: float | None = None
+    ) -> tuple[Path, bool]:
+        """``entry``'s file, and whether it was there already; else ``fill(temp)`` writes
+        and verifies it (once, whoever asks at the same time) before it is renamed in.
+        A file listed without a sha256 is downloaded again once older than ``ttl``."""
+        final = self.file_path(entry)
+        if self._usable(final, ttl):
             return final, True
         with self._locked(final.parent.name):
-            if final.is_file():
+            if self._usable(final, ttl):
                 return final, True  # another thread or process fetched it meanwhile
             final.parent.mkdir(parents=True, exist_ok=True)
             self._clean(final)
@@ -190,10 +221,15 @@ class ProxyStore:
             try:
                 temp = work / final.name
                 fill(temp)
-                digest = final.parent.name
-                if SHA256.fullmatch(digest) and _sha256(temp) != digest:
-                    raise OSError(f"{temp}: its sha256 is not {digest}")
-                temp.replace(final)
+                digest, computed = final.parent.name, _sha256(temp)
+                if SHA256.fullmatch(digest):
+                    if computed != digest:
+                        raise OSError(f"{temp}: its sha256 is not {digest}")
+                    temp.replace(final)
+                else:  # the file first, then its record: a stale record only means stale
+                    temp.replace(final)
+                    stored = {"stored": time.time(), "sha256": computed}
+                    atomic_write(final.parent / STORED, json.dumps(stored).encode())
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         return final, False
@@ -285,7 +321,7 @@ class ProxyStore:
 
     def _write_ref(self, located: Located) -> None:
         key = url_key(located.file.url)
-        path = self.root / "refs" / key[:2] / f"{key}.json"
+        path = self.refs / key[:2] / f"{key}.json"
         data = json.dumps(_entry_json(located), sort_keys=True).encode()
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:
@@ -297,7 +333,7 @@ class ProxyStore:
         it (``key`` is checked first: it comes from a client)."""
         if not KEY.fullmatch(key):
             return None
-        doc = _read_json(self.root / "refs" / key[:2] / f"{key}.json")
+        doc = _read_json(self.refs / key[:2] / f"{key}.json")
         if doc is None:
             return None
         try:

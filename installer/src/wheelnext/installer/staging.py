@@ -29,6 +29,9 @@ from wheelnext.installer.errors import InstallerError
 CHUNK = 1 << 18  # bytes read, hashed and written at a time: memory stays bounded
 LARGE = 4 << 20  # members this large (uncompressed) are unpacked by worker threads
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")  # not in RECORD (PEP 427); installed as shipped
+# what a wheel file's bytes are tied to: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns);
+# ctime cannot be set back (utime), so an edit in place shows even with size and mtime kept
+WheelStat = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,23 @@ class Unpacked:
 def record_digest(digest: bytes) -> str:
     """A digest as RECORD spells it: urlsafe base64 without padding."""
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def wheel_stat(source: Path | int) -> WheelStat:
+    """``source``'s identity and times (a path, followed; or an open descriptor)."""
+    st = os.fstat(source) if isinstance(source, int) else source.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def check_unchanged(wheel: Path, expect: WheelStat, fd: int | None = None) -> None:
+    """Refuse ``wheel`` if it (path and, given, the open ``fd``) is no longer the file
+    whose bytes were checked: replaced, or edited in place."""
+    try:
+        now = [wheel_stat(wheel)] + ([] if fd is None else [wheel_stat(fd)])
+    except OSError:
+        now = []
+    if not now or any(found != expect for found in now):
+        raise InstallerError(f"{wheel.name}: changed while being installed")
 
 
 def _umask() -> int:
@@ -86,6 +106,7 @@ class _Writer:
         self.errors = corrupt_errors()
         self.umask = _umask()
         self.failed = threading.Event()
+        self.signatures = frozenset(f"{info.dist_info}/{s}" for s in SIGNATURES)
 
     def member(self, index: int, zinfo: Any) -> tuple[str, int]:
         """Write one member as ``{root}/{index}``; return its (sha256, size) once it
@@ -93,7 +114,7 @@ class _Writer:
         name: str = zinfo.filename
         where = f"{self.wheel.name}: member {name!r}"
         claim = self.info.record.get(name)
-        if claim is None and name.rpartition("/")[2] not in SIGNATURES:
+        if claim is None and name not in self.signatures:
             raise InstallerError(f"{where} is not hashed in RECORD")
         algorithm, _, expected = claim[0].partition("=") if claim else ("sha256", "", "")
         sha256 = hashlib.sha256()
@@ -167,9 +188,26 @@ def threads() -> int:
     return 1 if cpus <= 2 else min(8, cpus)
 
 
-def unpack(wheel: Path, info: ArchiveInfo, root: Path, workers: int | None = None) -> Unpacked:
+def expected_members(info: ArchiveInfo) -> frozenset[str]:
+    """The members ``installed_members`` keeps, by the names the checks saw."""
+    record = f"{info.dist_info}/RECORD"
+    return frozenset(
+        m for m in info.members if m != record and "__pycache__" not in m.split("/")[:-1]
+    )
+
+
+def unpack(
+    wheel: Path,
+    info: ArchiveInfo,
+    root: Path,
+    workers: int | None = None,
+    expect: WheelStat | None = None,
+) -> Unpacked:
     """Unpack ``wheel`` (checked by ``inspect_archive``) into the new directory ``root``,
-    verifying every member against RECORD in the same pass. ``wheel`` is only read.
+    verifying every member against RECORD in the same pass. ``wheel`` is only read; it
+    must still hold exactly the members the checks saw (no more, none twice) and, after
+    the last member, still be the file it was (``expect``, else as it was when opened):
+    a wheel changed since its checks is refused, whatever it now holds.
 
     Small members are written by this thread; large ones (``LARGE`` and up) by up to
     ``workers - 1`` more: their inflating, hashing and writing run without the GIL, while
@@ -179,7 +217,13 @@ def unpack(wheel: Path, info: ArchiveInfo, root: Path, workers: int | None = Non
     workers = workers or threads()
     try:
         with open_zip(wheel) as archive:
+            fd = archive.fp.fileno()
+            opened = wheel_stat(fd) if expect is None else expect
+            check_unchanged(wheel, opened, fd)
             members = installed_members(info, archive.infolist())
+            names = [m.filename for m in members]
+            if len(set(names)) != len(names) or set(names) != expected_members(info):
+                raise InstallerError(f"{wheel.name}: changed while being installed")
             writer = _Writer(wheel, archive, info, root)
             numbered = list(enumerate(members))
             large = [m for m in numbered if m[1].file_size >= LARGE] if workers > 1 else []
@@ -201,6 +245,7 @@ def unpack(wheel: Path, info: ArchiveInfo, root: Path, workers: int | None = Non
                     raise failure
             for (_, member), future in zip(large, futures, strict=True):
                 results[member.filename] = future.result()[0]
+            check_unchanged(wheel, opened, fd)
     except InstallerError:
         raise
     except errors as exc:

@@ -23,6 +23,7 @@ import csv
 import io
 import logging
 import os
+import sys
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
@@ -42,7 +43,14 @@ from wheelnext.installer.finder import Chosen
 from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, recover
 from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
-from wheelnext.installer.staging import Unpacked, unpack
+from wheelnext.installer.staging import (
+    Unpacked,
+    WheelStat,
+    check_unchanged,
+    expected_members,
+    unpack,
+    wheel_stat,
+)
 from wheelnext.installer.target import Target
 from wheelnext.installer.unpacked_cache import UnpackedCache
 
@@ -179,22 +187,29 @@ class Transaction:
                 paths.append(path)
         self.journal.move_aside(paths)
 
-    def stage(self, wheel: Path, info: ArchiveInfo, cache: UnpackedCache | None = None) -> Unpacked:
+    def stage(
+        self,
+        wheel: Path,
+        info: ArchiveInfo,
+        cache: UnpackedCache | None = None,
+        expect: WheelStat | None = None,
+    ) -> Unpacked:
         """``wheel`` unpacked and verified, from the cache (built there if missing), or
-        into this transaction's staging directory; nothing is visible yet."""
+        into this transaction's staging directory; nothing is visible yet. ``expect``:
+        the wheel file as it was when checked; a wheel changed since is refused."""
         record = f"{info.dist_info}/RECORD"
-        members = frozenset(
-            m for m in info.members if m != record and "__pycache__" not in m.split("/")[:-1]
-        )
+        members = expected_members(info)
         for name in sorted(info.members - members - {record}):  # as the library warned
             LOG.warning("%s: skipped %s: files in a __pycache__ directory are not installed",
                         wheel.name, name)  # fmt: skip
         if cache is not None:
-            found = cache.get(wheel, info, members)
+            found = cache.get(wheel, info, members, expect)
             if found is not None:
+                if expect is not None:  # the key was hashed from the file checked
+                    check_unchanged(wheel, expect)
                 return found
         self._staged += 1
-        return unpack(wheel, info, self.journal.staging() / str(self._staged))
+        return unpack(wheel, info, self.journal.staging() / str(self._staged), expect=expect)
 
     def install(
         self,
@@ -286,11 +301,22 @@ def _place(
     put = placer.place if unpacked.cached else placer.move
     for (index, scheme, path, digest, size), dest in zip(placed, dests, strict=True):
         checkpoint()
-        put(unpacked.name(index), dest)
+        try:
+            put(unpacked.name(index), dest)
+        except OSError as exc:  # e.g. a cache entry removed under us: rolled back
+            raise InstallerError(
+                f"{wheel.name}: cannot install {path} ({exc.strerror or exc})"
+            ) from None
         checkpoint()
         records.append((scheme, RecordEntry(path, Hash("sha256", digest), size)))
     for index, path in scripts:
-        with unpacked.path(index).open("rb") as stream:
+        try:
+            opened = unpacked.path(index).open("rb")
+        except OSError as exc:
+            raise InstallerError(
+                f"{wheel.name}: cannot install {path} ({exc.strerror or exc})"
+            ) from None
+        with opened as stream:
             executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
             scheme = Scheme("scripts")
             records.append((scheme, destination.write_file(scheme, path, stream, executable)))
@@ -410,6 +436,18 @@ def install_all(
     ``cache``: the unpacked-wheel cache to take verified trees from (and add to), linked
     into place by ``link_mode``; None: unpack into staging. Wheels are only read."""
     unpacked_cache = None if cache is None else UnpackedCache(cache)
+    # each file as it was when its hashes were verified (``http.VERIFIED``; else as it is
+    # now, before the checks): any change later is refused (``stage``)
+    http = sys.modules.get("wheelnext.installer.http")
+    verified: dict[Path, WheelStat] = {} if http is None else http.VERIFIED
+    stats: dict[str, WheelStat] = {}
+    for c in plan:
+        try:
+            stats[c.filename] = verified.get(wheels[c.filename]) or wheel_stat(wheels[c.filename])
+        except OSError as exc:
+            raise InstallerError(
+                f"{wheels[c.filename]}: cannot read it ({exc.strerror or exc})"
+            ) from None
     infos = check_plan(plan, wheels, target, contents=False, cache=unpacked_cache)
     links = NO_LINKS
     present = installed(target)
@@ -421,7 +459,9 @@ def install_all(
     ]
     with transaction(target) as tx:
         trees = {  # every wheel verified before any old file moves
-            c.filename: tx.stage(wheels[c.filename], infos[c.filename], unpacked_cache)
+            c.filename: tx.stage(
+                wheels[c.filename], infos[c.filename], unpacked_cache, stats[c.filename]
+            )
             for c in todo
         }
         checkpoint("staged")

@@ -10,12 +10,18 @@ an entry is whole or absent. An entry without a readable ``MANIFEST`` (half-buil
 damaged) is removed and built again; so is one whose files no longer match their recorded
 size, mode, inode or mtime (a cheap ``stat`` per file, made before anything is linked).
 
+Building or replacing an entry holds its lock (``.locks/{sha256}.lock``): a wn that finds
+an entry missing or damaged waits for it, looks again, and uses what another wn built;
+no entry is removed without that lock. An entry, its tree, MANIFEST or a file that is a
+symlink, not this user's, or writable by others is not used (built again).
+
 Installed files are hard links to the entry's files by default (``linking``): a file
-edited in place in an environment changes the cache entry too. That edit changes its
-mtime, so the entry is rebuilt before it is used again; the environment where it was
-edited keeps its edit (as with uv). ``--link-mode copy`` gives every environment its own
-bytes. The wheel file is only read, never moved or changed (it may be the download
-cache's own file, or the user's).
+edited in place in an environment changes the cache entry too. An edit that changes its
+size or mtime makes the entry be rebuilt before it is used again; one that restores both
+is not noticed (ctime cannot be checked: linking changes it), so ``--link-mode copy`` is
+for environments that must not share bytes, and a cache is never shared between users.
+The wheel file is only read, never moved or changed (it may be the download cache's own
+file, or the user's).
 """
 
 from __future__ import annotations
@@ -34,13 +40,14 @@ from typing import Any
 
 from wheelnext.installer.archive import ArchiveInfo
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.staging import Unpacked, unpack
+from wheelnext.installer.staging import Unpacked, WheelStat, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
 FORMAT = 2  # 2: the archive checks' findings (``info``) are kept too
 MANIFEST = "MANIFEST"
 TREE = "tree"
 BUILDING = ".build-"
+LOCKS = ".locks"  # one lock file per entry being built: {sha256}.lock
 STALE_BUILD_S = 3600  # a temporary build older than this was left by a killed wn
 MAX_MANIFEST = 64 * 1024 * 1024
 
@@ -80,53 +87,84 @@ class UnpackedCache:
             return None
         return info_from_json(doc.get("info"), wheel.name)
 
-    def get(self, wheel: Path, info: ArchiveInfo, members: frozenset[str]) -> Unpacked | None:
+    def get(
+        self,
+        wheel: Path,
+        info: ArchiveInfo,
+        members: frozenset[str],
+        expect: WheelStat | None = None,
+    ) -> Unpacked | None:
         """The verified tree for ``wheel``, built if missing or damaged; None when the
-        cache cannot be used here (then the caller unpacks into staging)."""
+        cache cannot be used here (then the caller unpacks into staging). Building and
+        replacing an entry hold its lock (``.locks/{sha256}.lock``): a wn that finds it
+        missing or damaged waits, looks again and uses a whole entry another wn made."""
         key = self.key(wheel)
         entry = self.entry(key)
-        found = self._load(entry, info, members)
+        found = self._load(entry, info, members, wheel.name)
         if found is not None:
             return found
-        self._docs.pop(entry.name, None)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._sweep()
-            build = Path(tempfile.mkdtemp(prefix=BUILDING, dir=self.root))
+            lock = self._lock(key)
         except OSError as exc:
             LOG.warning("%s: cache not usable (%s); unpacking without it", self.root, exc)
             return None
-        try:
-            unpacked = unpack(wheel, info, build / TREE)
-            _write_manifest(build, unpacked, info_to_json(info, wheel.name))
-            if os.path.lexists(entry):  # damaged or half-built: replaced
-                _discard(entry)
+        with lock:
+            self._docs.pop(entry.name, None)  # another wn may have built it meanwhile
+            found = self._load(entry, info, members, wheel.name)
+            if found is not None:
+                return found
+            self._docs.pop(entry.name, None)
             try:
+                self._sweep()
+                build = Path(tempfile.mkdtemp(prefix=BUILDING, dir=self.root))
+            except OSError as exc:
+                LOG.warning("%s: cache not usable (%s); unpacking without it", self.root, exc)
+                return None
+            try:
+                unpacked = unpack(wheel, info, build / TREE, expect=expect)
+                _write_manifest(build, unpacked, info_to_json(info, wheel.name))
+                if os.path.lexists(entry):  # damaged, changed or half-built: replaced
+                    _discard(entry)
                 build.rename(entry)
-            except OSError as exc:  # another wn placed it first: use theirs if whole
-                theirs = self._load(entry, info, members)
-                if theirs is None:
-                    reason = exc.strerror or exc
-                    raise InstallerError(
-                        f"{entry}: cannot add it to the cache ({reason})"
-                    ) from None
+            except OSError as exc:
                 shutil.rmtree(build, ignore_errors=True)
-                return theirs
-        except BaseException:
-            shutil.rmtree(build, ignore_errors=True)
-            raise
+                raise InstallerError(
+                    f"{entry}: cannot add it to the cache ({exc.strerror or exc})"
+                ) from None
+            except BaseException:
+                shutil.rmtree(build, ignore_errors=True)
+                raise
         return Unpacked(entry / TREE, unpacked.files, cached=True)
 
+    def _lock(self, key: str) -> Any:
+        """The per-entry lock (a bounded name: the sha256), in a private directory."""
+        from filelock import FileLock
+
+        locks = self.root / LOCKS
+        locks.mkdir(mode=0o700, exist_ok=True)
+        if not _trusted_dir(locks):
+            raise OSError(f"{locks} is a link, not yours, or writable by others")
+        return FileLock(locks / f"{key}.lock", mode=0o600)
+
     def _manifest(self, entry: Path) -> Any:
-        """The entry's parsed MANIFEST (read once per run); None if absent or damaged."""
+        """The entry's parsed MANIFEST (read once per run); None if absent, damaged or
+        not to be trusted (a link, not this user's, writable by others)."""
         if entry.name in self._docs:
             return self._docs[entry.name]
         manifest = entry / MANIFEST
         doc: Any = None
         try:
-            if manifest.stat().st_size > MAX_MANIFEST:
+            if os.path.lexists(entry) and not _trusted_dir(entry):
+                raise ValueError("a link, not yours, or writable by others")
+            st = os.lstat(manifest)
+            if not _trusted_file(st):
+                raise ValueError("MANIFEST is a link, not yours, or writable by others")
+            if st.st_size > MAX_MANIFEST:
                 raise ValueError("manifest too large")
-            doc = json.loads(manifest.read_bytes())
+            fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as stream:
+                doc = json.loads(stream.read(MAX_MANIFEST + 1))
         except FileNotFoundError:
             if os.path.lexists(entry):
                 LOG.info("%s: half-built cache entry; building it again", entry)
@@ -135,14 +173,23 @@ class UnpackedCache:
         self._docs[entry.name] = doc
         return doc
 
-    def _load(self, entry: Path, info: ArchiveInfo, members: frozenset[str]) -> Unpacked | None:
+    def _load(
+        self, entry: Path, info: ArchiveInfo, members: frozenset[str], filename: str
+    ) -> Unpacked | None:
         """The entry's tree if its manifest is whole and every file still matches it."""
         doc = self._manifest(entry)
         if doc is None:
             return None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            LOG.info("%s: cache entry from an older format; rebuilding", filename)
+            return None
         files = _checked(doc, entry / TREE, info, members)
         if files is None:
-            LOG.warning("%s: cache entry changed since it was made; building it again", entry)
+            LOG.warning(
+                "%s: cache entry changed since it was made (%s); building it again",
+                filename,
+                entry,
+            )
         return None if files is None else Unpacked(entry / TREE, files, cached=True)
 
     def _sweep(self) -> None:
@@ -156,6 +203,20 @@ class UnpackedCache:
                     and item.stat(follow_symlinks=False).st_mtime < limit
                 ):
                     _discard(Path(item.path))
+
+
+def _trusted_file(st: os.stat_result) -> bool:
+    """A regular file (not a link) of this user's that others cannot write."""
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o002
+
+
+def _trusted_dir(path: Path) -> bool:
+    """A real directory (not a link) of this user's that no one else can write."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _discard(path: Path) -> None:
@@ -195,6 +256,8 @@ def _checked(
     RECORD's sha256 claims and every file is unchanged (one ``lstat`` each); else None."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None
+    if not _trusted_dir(tree):
+        return None
     listed = doc.get("files")
     if not isinstance(listed, list) or len(listed) != len(members):
         return None
@@ -227,7 +290,7 @@ def _checked(
         except OSError:
             return None
         if not (
-            stat.S_ISREG(st.st_mode)
+            _trusted_file(st)
             and (st.st_size, st.st_mode, st.st_ino, st.st_mtime_ns) == (size, mode, inode, mtime)
         ):
             return None

@@ -71,7 +71,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--timeout",
         default=None,
         metavar="SECONDS",
-        help="time limit for each provider, more than 0 and less than a day (default 5)",
+        help="time limit for each provider, more than 0 and less than a day (default: 5)",
     )
     parser.add_argument(
         "--isolation",

@@ -37,7 +37,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--properties",
         type=Path,
         metavar="FILE",
-        help="supported properties (wn-detect --json output); default: detect this machine",
+        help="supported properties (wn-detect --json output; default: detect this machine)",
     )
     parser.add_argument(
         "--wheel",
