@@ -98,3 +98,25 @@ FICTIONAL = """
 
     plugin_api = as_plugin_api(sys.modules[__name__])
 """
+
+
+def on_pty(argv: list[str], env: dict[str, str]) -> bytes:
+    """Everything ``argv`` writes to stdout when stdout is a pseudo-terminal (it must
+    exit 0); stderr is dropped."""
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(argv, stdout=follower, stderr=subprocess.DEVNULL, env=env) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end closed: the command is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    return b"".join(chunks)

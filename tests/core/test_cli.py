@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import InstallProvider
-from tests.helpers import BIN, FICTIONAL, metadata_doc
+from tests.helpers import BIN, FICTIONAL, metadata_doc, on_pty
 
 RAISING = """
     from wheelnext.core.hookspecs import hookimpl
@@ -417,7 +417,6 @@ def test_select_refuses_another_releases_wheel(
 def test_select_names_the_hardware_beside_each_label_on_a_terminal(tmp_path: Path) -> None:
     """On a terminal each ranked variant wheel shows its properties; a pipe gets filenames."""
     import os
-    import pty
 
     variants = write(tmp_path / "demo_pkg-1.0-variants.json", VARIANTS)
     profile = write(
@@ -429,23 +428,7 @@ def test_select_names_the_hardware_beside_each_label_on_a_terminal(tmp_path: Pat
         },
     )
     argv = [str(BIN / "wn"), "select", "--variants-json", str(variants), "--properties"]
-    leader, follower = pty.openpty()
-    with subprocess.Popen(
-        [*argv, str(profile)], stdout=follower, stderr=subprocess.DEVNULL, env=dict(os.environ)
-    ) as proc:
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal's other end closed: the command is done
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert proc.wait(timeout=120) == 0
-    os.close(leader)
-    assert b"".join(chunks).decode().splitlines() == [
+    assert on_pty([*argv, str(profile)], dict(os.environ)).decode().splitlines() == [
         "demo_pkg-1.0-py3-none-any-g1.whl  [g1: fictional_hw :: arch :: gen1]",
         "demo_pkg-1.0-py3-none-any-g12.whl  [g12: fictional_hw :: arch :: gen1; "
         "fictional_hw :: arch :: gen2]",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import InstallProvider
-from tests.helpers import BIN, FICTIONAL
+from tests.helpers import BIN, FICTIONAL, on_pty
 
 WORDY = """
     from wheelnext.core.hookspecs import hookimpl
@@ -64,26 +64,9 @@ def wordy(install_provider: InstallProvider) -> None:
 
 def on_terminal(*args: str, columns: int) -> str:
     """What ``wn-detect ARGS`` shows on a pseudo-terminal COLUMNS wide, escapes removed."""
-    import pty
-
-    leader, follower = pty.openpty()
     env = {**os.environ, "COLUMNS": str(columns), "FICTIONAL_HW_GEN": "gen2", "TERM": "xterm"}
-    with subprocess.Popen(
-        [str(BIN / "wn-detect"), *args], stdout=follower, stderr=subprocess.DEVNULL, env=env
-    ) as proc:
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal's other end closed: the command is done
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert proc.wait(timeout=120) == 0
-    os.close(leader)
-    return ESCAPES.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+    shown = on_pty([str(BIN / "wn-detect"), *args], env)
+    return ESCAPES.sub("", shown.decode()).replace("\r\n", "\n")
 
 
 def piped(*args: str, env: dict[str, str] | None = None) -> str:

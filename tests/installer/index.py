@@ -124,6 +124,11 @@ class Server:
     # "Last-Modified" given here answers a matching If-Modified-Since with 304
     page_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     conditional: list[str] = field(default_factory=list)  # paths asked for conditionally
+    file_delay: float = 0.0  # seconds each file (not a page) is held back
+    in_flight: int = 0  # file requests being answered now
+    most_in_flight: int = 0  # the most file requests answered at once
+    _counting: threading.Lock = field(default_factory=threading.Lock)
+    held: dict[str, threading.Event] = field(default_factory=dict)  # filename → until set
 
     def url(self, prefix: str) -> str:
         return f"http://127.0.0.1:{self.port}/{prefix}/simple"
@@ -161,6 +166,17 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 content_type = JSON_TYPE if wants_json else "text/html"
             else:
                 content_type = "application/octet-stream"
+                with server._counting:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    time.sleep(server.file_delay)
+                    release = server.held.get(path.rsplit("/", 1)[-1])
+                    if release is not None:
+                        release.wait(60)
+                finally:
+                    with server._counting:
+                        server.in_flight -= 1
             if not local.is_file():
                 self.send_error(404)
                 return

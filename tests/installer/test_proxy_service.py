@@ -526,11 +526,8 @@ def test_upstream_failures_are_502_and_504(tmp_path: Path, server: Server) -> No
         assert {down.text.count("\n"), slow.text.count("\n")} == {1}
 
 
-def test_settings_file_runs_under_uvicorns_own_command(
-    tmp_path: Path, server: Server, demo: StaticIndex
-) -> None:
-    """``--write-config`` writes the settings; ``uvicorn --factory`` serves them (as an
-    operator runs it under a process manager); a broken settings file is one line."""
+def _write_settings(tmp_path: Path, server: Server) -> Path:
+    """``wn proxy --write-config``: the settings an operator's own server command reads."""
     settings = tmp_path / "proxy.json"
     wrote = subprocess.run(
         [
@@ -550,6 +547,42 @@ def test_settings_file_runs_under_uvicorns_own_command(
         check=False,
     )
     assert wrote.returncode == 0, wrote.stderr
+    return settings
+
+
+def _serve_until(command: list[str], env: dict[str, str], banner: str) -> Iterator[int]:
+    """Run an operator's server command; yield the port named after ``banner`` on its
+    stderr; terminate it afterwards."""
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            port = None
+            for line in proc.stderr:
+                if banner in line:
+                    port = int(line.split(banner)[1].split()[0])
+                    break
+            assert port is not None, f"{command[0]} did not start"
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def _assert_serves_the_demo(port: int) -> None:
+    page = httpx.get(f"http://127.0.0.1:{port}/simple/demo/", headers={"Accept": JSON_TYPE})
+    assert page.status_code == 200
+    names = sorted(f["filename"] for f in page.json()["files"])
+    assert names == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
+
+
+def test_settings_file_runs_under_uvicorns_own_command(
+    tmp_path: Path, server: Server, demo: StaticIndex
+) -> None:
+    """``--write-config`` writes the settings; ``uvicorn --factory`` serves them (as an
+    operator runs it under a process manager); a broken settings file is one line."""
+    settings = _write_settings(tmp_path, server)
     env = {**os.environ, "WHEELNEXT_PROXY_CONFIG": str(settings)}
     command = [
         str(BIN / "uvicorn"),
@@ -560,24 +593,8 @@ def test_settings_file_runs_under_uvicorns_own_command(
         "--port",
         "0",
     ]
-    with subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        try:
-            assert proc.stderr is not None
-            port = None
-            for line in proc.stderr:  # uvicorn names its port on stderr
-                if "Uvicorn running on http://127.0.0.1:" in line:
-                    port = int(line.split("127.0.0.1:")[1].split()[0])
-                    break
-            assert port is not None, "uvicorn did not start"
-            page = httpx.get(f"http://127.0.0.1:{port}/simple/demo/", headers={"Accept": JSON_TYPE})
-            assert page.status_code == 200
-            names = sorted(f["filename"] for f in page.json()["files"])
-            assert names == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+    for port in _serve_until(command, env, "Uvicorn running on http://127.0.0.1:"):
+        _assert_serves_the_demo(port)
 
     settings.write_text(json.dumps({**json.loads(settings.read_text()), "ttl": -1}))
     broken = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -586,6 +603,43 @@ def test_settings_file_runs_under_uvicorns_own_command(
         f"wn proxy: error: {settings}: ttl: expected seconds between 0 and 86400"
     )
     assert "Traceback" not in broken.stderr
+
+
+def test_settings_file_runs_under_gunicorn_as_documented(
+    tmp_path: Path, server: Server, demo: StaticIndex
+) -> None:
+    """spec/proxy.md's gunicorn command (uvicorn-worker workers, summed metrics through
+    PROMETHEUS_MULTIPROC_DIR) serves the settings from two workers."""
+    settings = _write_settings(tmp_path, server)
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        **os.environ,
+        "WHEELNEXT_PROXY_CONFIG": str(settings),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    command = [
+        str(BIN / "gunicorn"),
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        "2",
+        "-b",
+        "127.0.0.1:0",
+        "wheelnext.installer.proxy_app:create_app()",
+    ]
+    for port in _serve_until(command, env, "Listening at: http://127.0.0.1:"):
+        for _ in range(6):  # fresh connections: both workers answer in turn
+            _assert_serves_the_demo(port)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        answered = sum(
+            sample.value
+            for family in text_string_to_metric_families(metrics)
+            if family.name == "wheelnext_proxy_requests"
+            for sample in family.samples
+            if sample.name.endswith("_total") and sample.labels.get("status") == "200"
+        )
+        assert answered >= 6  # summed across workers, whichever one answered /metrics
 
 
 @pytest.mark.parametrize(

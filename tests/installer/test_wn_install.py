@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -345,3 +346,40 @@ def test_an_unreachable_default_index_is_named_by_its_url(tmp_path: Path) -> Non
         f"wn install: error: index group {dead} is unreachable: {dead}/x/: "
     ), proc.stderr
     assert not (tmp_path / "t").exists()
+
+
+def test_wheels_download_side_by_side_and_a_bad_one_stops_the_run(
+    tmp_path: Path, server: Server, built: Path
+) -> None:
+    """Several wheels are fetched at once (the server sees them held back together); when
+    one of them does not match its index hash the run fails naming it, installs nothing
+    and leaves no partial download in the cache."""
+    names = [f"part{i}" for i in range(6)]
+    index = server.index("pypi")
+    index.add(*(build_wheel(built, name, "1.0") for name in names))
+    server.file_delay = 0.5
+    common = ["--index-url", server.url("pypi"), "-q"]
+    good = wn("install", *names, "--target", str(tmp_path / "good"), *common, "--no-cache")
+    assert good.returncode == 0, good.stderr
+    assert {f"{n}-1.0.dist-info" for n in names} <= {p.name for p in (tmp_path / "good").iterdir()}
+    assert server.most_in_flight > 1
+
+    (index.files_dir / "part3-1.0-py3-none-any.whl").write_bytes(
+        build_wheel(tmp_path / "evil", "part3", "1.0").read_bytes() + b"\0"
+    )
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    server.file_delay = 0.0
+    # the plan's first wheel is held back (for up to 60 s, under a 100 s timeout): the bad
+    # one is reported, and wn exits, while the server still holds that download
+    server.held["part0-1.0-py3-none-any.whl"] = release = threading.Event()
+    target = ["--target", str(tmp_path / "bad"), "--timeout", "100"]
+    try:
+        bad = wn("install", *names, *target, *common, *cache)
+        assert server.in_flight == 1
+    finally:
+        release.set()
+    assert bad.returncode == 1
+    assert "part3-1.0-py3-none-any.whl" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".part")] == []

@@ -228,31 +228,67 @@ def _describe(chosen: Chosen) -> str:
     return f"{chosen.name} {chosen.version}{variant_suffix(label, properties)} from {where}"
 
 
+DOWNLOADS = 8  # wheels fetched at once (each in its own thread; verified as it arrives)
+
+
+class _Cancelled(Exception):
+    """An earlier wheel's download failed or the run was interrupted: this one stops."""
+
+
 def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:
-    """Every wheel of the plan, verified, with a progress bar (rich) on stderr when it is a
-    terminal and not quiet: on a pipe rich's transient bar would leave a blank line, and
-    stdout carries only the result lines."""
+    """Every wheel of the plan, verified, ``DOWNLOADS`` at a time, with a progress bar
+    (rich) on stderr when it is a terminal and not quiet: on a pipe rich's transient bar
+    would leave a blank line, and stdout carries only the result lines. The first
+    failure (the plan's first among those failed by then) is the one reported at once; the
+    other downloads stop (their partial files removed) before it is raised."""
+    import threading
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+    from wheelnext.installer.http import cancellable
+
     console = Console(stderr=True)
-    wheels: dict[str, Path] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-        transient=True,
-    ) as progress:
-        for chosen in plan:
-            task = progress.add_task(chosen.filename, total=chosen.located.file.size)
+    stop = threading.Event()
 
-            def advance(done: int, total: int | None, task: object = task) -> None:
-                progress.update(task, advance=done, total=total)  # type: ignore[arg-type]
+    def one(chosen: Chosen) -> Path:
+        if stop.is_set():
+            raise _Cancelled
+        task = progress.add_task(chosen.filename, total=chosen.located.file.size)
 
-            wheels[chosen.filename] = finder.fetch(chosen.located, advance)
-    return wheels
+        def advance(done: int, total: int | None) -> None:
+            if stop.is_set():
+                raise _Cancelled
+            progress.update(task, advance=done, total=total)
+
+        with cancellable(stop):
+            return finder.fetch(chosen.located, advance)
+
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            disable=quiet or not console.is_terminal,
+            transient=True,
+        ) as progress,
+        ThreadPoolExecutor(DOWNLOADS, thread_name_prefix="wn-download") as pool,
+    ):
+        futures = [pool.submit(one, chosen) for chosen in plan]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:  # a failure: the first of the plan's that has one
+                error = future.exception() if future.done() and not future.cancelled() else None
+                if error is not None:
+                    raise error
+            return {c.filename: f.result() for c, f in zip(plan, futures, strict=True)}
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
 
 
 if __name__ == "__main__":

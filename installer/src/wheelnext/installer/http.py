@@ -244,14 +244,49 @@ def _clamp(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+STOP_POLL = 0.25  # seconds a cancellable read waits before looking at its stop event
+
+
+class Cancelled(DeadlinePassed):
+    """The thread's stop event was set while it waited for the server."""
+
+
+@contextmanager
+def cancellable(stop: threading.Event) -> Iterator[None]:
+    """Within the block, this thread's reads end soon after ``stop`` is set (a download
+    another thread no longer wants, even from a server that holds it back)."""
+    previous = getattr(_local, "stop", None)
+    _local.stop = stop
+    try:
+        yield
+    finally:
+        _local.stop = previous
+
+
 class _DeadlineStream(httpcore.NetworkStream):
-    """A socket whose every read and write ends by the current thread's deadline."""
+    """A socket whose every read and write ends by the current thread's deadline (and a
+    read soon after the thread's stop event, if it has one)."""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout))
+        stop: threading.Event | None = getattr(_local, "stop", None)
+        if stop is None:
+            return self._inner.read(max_bytes, _clamp(timeout))
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:  # short waits, so that a stop is seen within STOP_POLL seconds
+            if stop.is_set():
+                raise Cancelled("the download was cancelled")
+            left = _clamp(None if end is None else end - time.monotonic())
+            if left is not None and left <= 0:
+                raise httpcore.ReadTimeout("timed out")
+            wait = STOP_POLL if left is None else min(STOP_POLL, left)
+            try:
+                return self._inner.read(max_bytes, wait)
+            except httpcore.ReadTimeout:
+                if wait == left:  # the read's own timeout, not a poll, ran out
+                    raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _clamp(timeout))
@@ -439,10 +474,12 @@ class HttpClient:
         self._client.close()
 
     @contextmanager
-    def _open(self, url: str, headers: Mapping[str, str]) -> Iterator[httpx.Response]:
-        """A streaming GET of ``url``, following redirects to http(s) only."""
+    def _open(
+        self, url: str, headers: Mapping[str, str], method: str = "GET"
+    ) -> Iterator[httpx.Response]:
+        """A streaming ``method`` request of ``url``, following redirects to http(s) only."""
         for _ in range(MAX_REDIRECTS + 1):
-            with self._client.stream("GET", url, headers=dict(headers)) as response:
+            with self._client.stream(method, url, headers=dict(headers)) as response:
                 if not response.has_redirect_location:
                     yield response
                     return

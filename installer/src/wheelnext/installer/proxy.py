@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote
 
 import httpx
 from packaging.utils import canonicalize_name
@@ -43,8 +43,6 @@ from wheelnext.core.supported import SupportedProperties
 from wheelnext.installer.errors import IndexUnavailable, InstallerError
 from wheelnext.installer.finder import check_source, release_metadata
 from wheelnext.installer.http import (
-    MAX_REDIRECTS,
-    REDIRECT_SCHEMES,
     DeadlinePassed,
     HttpClient,
     _deadline,
@@ -126,21 +124,8 @@ def _upstream_request(
     overall deadline and credentials rules), following redirects to http(s) only; the
     proxy's HEAD and ranged GET, which the download client does not make."""
     try:
-        with _deadline(client.timeout):
-            for _ in range(MAX_REDIRECTS + 1):
-                with client._client.stream(method, url, headers=headers) as response:
-                    if not response.has_redirect_location:
-                        yield response
-                        return
-                    target = urljoin(url, response.headers.get("location", ""))
-                    scheme = urlsplit(target).scheme.lower()
-                    if scheme not in REDIRECT_SCHEMES:
-                        raise InstallerError(
-                            f"{url}: refusing a redirect to a "
-                            f"{one_line(scheme, 20) or 'scheme-less'} URL"
-                        )
-                    url = target
-            raise InstallerError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        with _deadline(client.timeout), client._open(url, headers, method) as response:
+            yield response
     except (DeadlinePassed, httpx.TimeoutException) as exc:
         raise _timeout_error(url, client, exc) from None
     except httpx.HTTPError as exc:
