@@ -241,13 +241,14 @@ def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, 
     would leave a blank line, and stdout carries only the result lines. The first
     failure (the plan's first among those failed by then) is the one reported at once; the
     other downloads stop (their partial files removed) before it is raised."""
+    import functools
     import threading
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
     from wheelnext.installer.http import cancellable
+    from wheelnext.installer.parallel import run_all
 
     console = Console(stderr=True)
     stop = threading.Event()
@@ -265,30 +266,17 @@ def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, 
         with cancellable(stop):
             return finder.fetch(chosen.located, advance)
 
-    with (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            console=console,
-            disable=quiet or not console.is_terminal,
-            transient=True,
-        ) as progress,
-        ThreadPoolExecutor(DOWNLOADS, thread_name_prefix="wn-download") as pool,
-    ):
-        futures = [pool.submit(one, chosen) for chosen in plan]
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:  # a failure: the first of the plan's that has one
-                error = future.exception() if future.done() and not future.cancelled() else None
-                if error is not None:
-                    raise error
-            return {c.filename: f.result() for c, f in zip(plan, futures, strict=True)}
-        except BaseException:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            raise
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    ) as progress:
+        calls = [functools.partial(one, chosen) for chosen in plan]
+        fetched = run_all(calls, DOWNLOADS, stop, "wn-download")
+    return {chosen.filename: path for chosen, path in zip(plan, fetched, strict=True)}
 
 
 if __name__ == "__main__":

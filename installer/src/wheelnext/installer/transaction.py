@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
+import itertools
 import logging
 import os
 import sys
@@ -43,6 +45,7 @@ from wheelnext.installer.finder import Chosen
 from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, recover
 from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
+from wheelnext.installer.parallel import run_all
 from wheelnext.installer.staging import (
     Unpacked,
     WheelStat,
@@ -57,6 +60,7 @@ from wheelnext.installer.unpacked_cache import UnpackedCache
 LOG = logging.getLogger("wheelnext.installer")
 INSTALLER_NAME = b"wheelnext\n"
 NO_LINKS = LinkOutcome(0, 0, 0)
+STAGERS = 4  # wheels unpacked (or taken from the cache) at once
 
 
 class _RecordingDestination(SchemeDictionaryDestination):
@@ -157,7 +161,7 @@ class Transaction:
 
     target: Target
     journal: Journal = field(init=False)
-    _staged: int = field(init=False, default=0)
+    _staged: Iterator[int] = field(init=False, default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.target)
@@ -208,8 +212,8 @@ class Transaction:
                 if expect is not None:  # the key was hashed from the file checked
                     check_unchanged(wheel, expect)
                 return found
-        self._staged += 1
-        return unpack(wheel, info, self.journal.staging() / str(self._staged), expect=expect)
+        number = next(self._staged)  # atomic: wheels are staged by several threads
+        return unpack(wheel, info, self.journal.staging() / str(number), expect=expect)
 
     def install(
         self,
@@ -458,12 +462,18 @@ def install_all(
         or _version_of(present.get(canonicalize_name(c.name))) != c.version
     ]
     with transaction(target) as tx:
-        trees = {  # every wheel verified before any old file moves
-            c.filename: tx.stage(
-                wheels[c.filename], infos[c.filename], unpacked_cache, stats[c.filename]
+        calls = [
+            functools.partial(
+                tx.stage, wheels[c.filename], infos[c.filename], unpacked_cache, stats[c.filename]
             )
             for c in todo
-        }
+        ]
+        if unpacked_cache is None and todo:
+            tx.journal.staging()  # begun here, once, before the threads share it
+        # every wheel verified before any old file moves; several at once (their files'
+        # writes and creations wait in the kernel, not for each other)
+        staged = run_all(calls, STAGERS, name="wn-unpack")
+        trees = {c.filename: tree for c, tree in zip(todo, staged, strict=True)}
         checkpoint("staged")
         for chosen in todo:
             old = present.get(canonicalize_name(chosen.name))

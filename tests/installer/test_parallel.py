@@ -1,0 +1,60 @@
+"""``parallel.run_all``: results in order; the first failure raised at once, the calls
+that watch ``stop`` stopped, calls not yet started never started."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from wheelnext.installer.parallel import run_all
+
+
+def test_results_come_in_the_order_of_the_calls() -> None:
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(30)
+        return "first"
+
+    def fast() -> str:
+        release.set()
+        return "second"
+
+    assert run_all([slow, fast], workers=2) == ["first", "second"]
+
+
+def test_a_failure_is_raised_while_an_earlier_call_still_runs_and_stops_the_rest() -> None:
+    stop = threading.Event()
+    started: list[int] = []
+
+    def held() -> int:
+        started.append(0)
+        if not stop.wait(30):  # run_all must stop it: the failure does not wait for it
+            raise AssertionError("never stopped")
+        return 0
+
+    def bad() -> int:
+        started.append(1)
+        raise ValueError("member 7 does not match RECORD")
+
+    def later(n: int) -> Callable[[], int]:
+        def call() -> int:
+            started.append(n)
+            stop.wait(30)  # holds its thread, so the calls queued behind it wait
+            return n
+
+        return call
+
+    calls = [held, bad, *(later(n) for n in range(2, 40))]
+    with pytest.raises(ValueError, match="member 7"):
+        run_all(calls, workers=2, stop=stop)
+    assert stop.is_set()
+    assert started[:2] in ([0, 1], [1, 0])
+    assert len(started) <= 3  # at most one queued call began; the rest were cancelled
+
+
+def test_one_worker_runs_the_calls_in_this_thread() -> None:
+    here = threading.get_ident()
+    assert run_all([threading.get_ident, threading.get_ident], workers=1) == [here, here]
