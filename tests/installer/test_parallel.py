@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,47 @@ def test_a_failure_is_raised_while_an_earlier_call_still_runs_and_stops_the_rest
 def test_one_worker_runs_the_calls_in_this_thread() -> None:
     here = threading.get_ident()
     assert run_all([threading.get_ident, threading.get_ident], workers=1) == [here, here]
+
+
+def test_an_interrupt_after_a_failure_waits_for_the_running_calls() -> None:
+    """After a failure, a Ctrl-C while the running calls finish does not cut the wait
+    short (the caller then removes what they write to): it comes once they are done."""
+    import os
+    import signal
+    import time
+
+    finished = threading.Event()
+
+    def bad() -> None:
+        raise ValueError("bad wheel")
+
+    def busy() -> None:
+        time.sleep(1.0)
+        finished.set()
+
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_all([busy, bad], workers=2)
+    finally:
+        timer.cancel()
+    assert finished.is_set()
+
+
+def test_the_journal_begins_once_when_threads_stage_together(tmp_path: Path) -> None:
+    """Several unpacking threads ask for the staging directory at once: one journal."""
+    from wheelnext.installer.journal import Journal
+    from wheelnext.installer.target import probe
+
+    for attempt in range(20):
+        journal = Journal(probe(None, tmp_path / str(attempt)))
+        barrier = threading.Barrier(8)
+
+        def ask(journal: Journal = journal, barrier: threading.Barrier = barrier) -> Path:
+            barrier.wait()
+            return journal.staging()
+
+        assert set(run_all([ask] * 8, workers=8)) == {journal.staging_root}
+        journal.rollback()
+        assert list((tmp_path / str(attempt)).iterdir()) == []

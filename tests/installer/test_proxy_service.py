@@ -782,3 +782,54 @@ def test_connections_over_the_limit_get_503(tmp_path: Path, server: Server) -> N
             for sock in idle:
                 sock.close()
         _wait_for(lambda: httpx.get(f"{proxy.url}/healthz").status_code == 200, "a free slot")
+
+
+def test_connections_refused_by_the_http_parser_are_closed(tmp_path: Path, server: Server) -> None:
+    """--max-connections 2: two clients whose heads h11 refuses (a header line with a
+    space in its name) get their 400 and then hold their sockets open without a word; the
+    proxy closes them after its short linger, so other clients are answered again."""
+    import socket
+
+    with running(tmp_path, "--upstream", server.url("pypi"), "--max-connections", "2") as proxy:
+        address = httpx.URL(proxy.url)
+        assert address.port is not None
+        silent = []
+        try:
+            for _ in range(2):
+                sock = socket.create_connection((address.host, address.port))
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
+                silent.append(sock)  # kept open by the client: only the proxy may end it
+            _wait_for(lambda: httpx.get(f"{proxy.url}/healthz").status_code == 200, "a slot")
+        finally:
+            for sock in silent:
+                sock.close()
+
+
+def test_a_malformed_body_after_the_answer_began_ends_the_connection_quietly(
+    tmp_path: Path, server: Server, demo: StaticIndex
+) -> None:
+    """A client that sends a chunked body and then a malformed chunk after the proxy has
+    answered gets no second, unasked-for answer; the connection just ends, and the proxy
+    logs no traceback."""
+    import socket
+
+    with running(tmp_path, "--upstream", server.url("pypi")) as proxy:
+        address = httpx.URL(proxy.url)
+        assert address.port is not None
+        with socket.create_connection((address.host, address.port), timeout=WAIT) as sock:
+            sock.sendall(  # a body begun, not ended: the proxy answers meanwhile
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"
+            )
+            first = b""
+            while b"\r\n\r\n" not in first:
+                first += sock.recv(65536)
+            sock.sendall(b"zz\r\n")  # not a chunk size: h11 refuses the rest of the body
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+        answers = (first + rest).count(b"HTTP/1.1 ")
+        assert first.startswith(b"HTTP/1.1 200 ")
+        assert answers == 1, first + rest
+        assert httpx.get(f"{proxy.url}/healthz").status_code == 200
+    assert "Traceback" not in proxy.stderr.read_text()

@@ -314,3 +314,29 @@ def test_an_entry_from_an_older_format_is_rebuilt_without_a_warning(
     assert "changed since" not in proc.stderr
     assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
     assert json.loads(manifest.read_bytes())["format"] == 2
+
+
+def test_wheels_cached_side_by_side_among_stale_builds_all_reach_the_cache(
+    built: Path, tmp_path: Path
+) -> None:
+    """Eight wheels unpacked into the cache by several threads, beside builds a killed wn
+    left behind: every wheel gets its entry, the leftovers are swept, and no thread finds
+    the cache "not usable" because another one's build moved under its sweep."""
+    names = [f"part{i}" for i in range(8)]
+    for name in names:
+        build_wheel(built, name, "1.0", files={f"{name}/data{i}.py": b"x = 1\n" for i in range(40)})
+    for attempt in range(3):
+        cache = tmp_path / f"cache{attempt}"
+        leftovers = [cache / "unpacked" / f".build-killed{i}" for i in range(20)]
+        for leftover in leftovers:
+            (leftover / TREE).mkdir(parents=True)
+            os.utime(leftover, (0, 0))
+        proc = wn(
+            "install", *names, "--no-index", "--find-links", str(built),
+            "--target", str(tmp_path / f"env{attempt}"), "--cache-dir", str(cache),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "not usable" not in proc.stderr
+        assert not any(leftover.exists() for leftover in leftovers)
+        entries = [p for p in (cache / "unpacked").iterdir() if not p.name.startswith(".")]
+        assert len(entries) == len(names)

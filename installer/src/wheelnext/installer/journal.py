@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 from wheelnext.core.errors import WheelnextError
@@ -127,6 +128,7 @@ class Journal:
         self.committed = False
         self._fd: int | None = None
         self._resolved: dict[Path, Path] = {}
+        self._starting = threading.Lock()  # wheels are staged by several threads
 
     # ------------------------------------------------------------ writing
 
@@ -156,11 +158,13 @@ class Journal:
         checkpoint("begun")
 
     def staging(self) -> Path:
-        """The staging directory (begun first, so every replay removes it)."""
-        if self._fd is None:
-            self._begin()
-        with contextlib.suppress(FileExistsError):
-            self.staging_root.mkdir(mode=0o700)
+        """The staging directory (begun first, so every replay removes it); any thread
+        may ask, the journal begins once."""
+        with self._starting:
+            if self._fd is None:
+                self._begin()
+            with contextlib.suppress(FileExistsError):
+                self.staging_root.mkdir(mode=0o700)
         return self.staging_root
 
     def move_aside(self, paths: list[Path]) -> None:

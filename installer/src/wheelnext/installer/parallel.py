@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from wheelnext.installer.interrupts import deferred_signals
+
 T = TypeVar("T")
 
 
@@ -37,4 +39,8 @@ def run_all(
                 stop.set()
             for future in futures:
                 future.cancel()
+            # the running calls end before the caller rolls back what they write to; a
+            # second Ctrl-C meanwhile waits for them instead of cutting the wait short
+            with deferred_signals():
+                wait(futures)
             raise

@@ -122,7 +122,7 @@ class ProxyH11Protocol(H11Protocol):
         else:
             self._head = b""
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
+        if self._linger_left is None and self.conn.their_state is not h11.IDLE:
             self._disarm()  # a whole head arrived: the app's answer has its own limits
 
     def on_response_complete(self) -> None:
@@ -132,6 +132,11 @@ class ProxyH11Protocol(H11Protocol):
             self._arm()
 
     def send_400_response(self, msg: str) -> None:
+        if self.conn.our_state not in {h11.IDLE, h11.SEND_RESPONSE}:
+            # an answer has begun (or ended) on this connection: a second one would be
+            # read as part of it; the connection just ends (the app sees a disconnect)
+            self.transport.close()
+            return
         status = self._hinted.hint if self._hinted.hint in _MESSAGES else 400
         if status == 431 and b"\n" not in self._head:
             status = 414  # the request line alone is over the limit

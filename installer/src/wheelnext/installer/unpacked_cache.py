@@ -34,6 +34,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class UnpackedCache:
         self.root = root
         self._keys: dict[Path, str] = {}  # wheel -> sha256, hashed once per run
         self._docs: dict[str, Any] = {}  # sha256 -> its MANIFEST, read once per run
+        self._sweeping = threading.Lock()
+        self._swept = False
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -196,13 +199,20 @@ class UnpackedCache:
         """Remove temporary builds a killed ``wn`` left behind (old ones only: a build
         in progress elsewhere is young)."""
         limit = time.time() - STALE_BUILD_S
-        with os.scandir(self.root) as found:
-            for item in found:
-                if (
-                    item.name.startswith(BUILDING)
-                    and item.stat(follow_symlinks=False).st_mtime < limit
-                ):
-                    _discard(Path(item.path))
+        with self._sweeping:
+            if self._swept:  # once per run: builds of this run's other threads are young
+                return
+            self._swept = True
+            with os.scandir(self.root) as found:
+                for item in found:
+                    if not item.name.startswith(BUILDING):
+                        continue
+                    try:
+                        old = item.stat(follow_symlinks=False).st_mtime < limit
+                    except FileNotFoundError:  # renamed into place or removed meanwhile
+                        continue
+                    if old:
+                        _discard(Path(item.path))
 
 
 def _trusted_file(st: os.stat_result) -> bool:
