@@ -6,6 +6,7 @@ be exactly the inspected ones (none twice); the signature exemption covers only 
 from __future__ import annotations
 
 import os
+import subprocess
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -114,13 +115,18 @@ def test_a_cache_hit_for_a_wheel_changed_since_its_checks_is_refused(
     assert not list(root.rglob("*.py"))
 
 
+def install_pkgt(built: Path, env: Path) -> subprocess.CompletedProcess[str]:
+    """``wn install pkgt`` from the wheels in ``built`` into ``env``, without a cache."""
+    return wn(
+        "install", "pkgt", "--no-index", "--find-links", str(built), "--no-deps",
+        "--target", str(env), "--no-cache",
+    )  # fmt: skip
+
+
 def test_a_signature_name_outside_the_dist_info_is_not_exempt(built: Path, tmp_path: Path) -> None:
     wheel = build_wheel(built, "pkgt", "1.0", files=FILES)
     rewritten(wheel, [("pkgt/RECORD.jws", b"not hashed\n")])
-    proc = wn(
-        "install", "pkgt", "--no-index", "--find-links", str(built), "--no-deps",
-        "--target", str(tmp_path / "env"), "--no-cache",
-    )  # fmt: skip
+    proc = install_pkgt(built, tmp_path / "env")
     assert proc.returncode != 0
     assert "pkgt/RECORD.jws is not mentioned in RECORD" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -141,10 +147,7 @@ def test_the_unpack_exempts_no_signature_name_outside_the_dist_info(
 def test_a_signature_in_the_dist_info_is_installed_as_shipped(built: Path, tmp_path: Path) -> None:
     wheel = build_wheel(built, "pkgt", "1.0", files=FILES)
     rewritten(wheel, [("pkgt-1.0.dist-info/RECORD.jws", b"{}\n")])
-    proc = wn(
-        "install", "pkgt", "--no-index", "--find-links", str(built), "--no-deps",
-        "--target", str(tmp_path / "env"), "--no-cache",
-    )  # fmt: skip
+    proc = install_pkgt(built, tmp_path / "env")
     assert proc.returncode == 0, proc.stderr
     tree = snapshot(tmp_path / "env")
     assert tree["pkgt-1.0.dist-info/RECORD.jws"][1] == b"{}\n"
