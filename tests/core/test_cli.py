@@ -516,7 +516,8 @@ def test_wn_dispatcher(tmp_path: Path) -> None:
     unknown = run("wn", "frobnicate")
     assert unknown.returncode == 2
     assert "unknown command 'frobnicate'" in unknown.stderr
-    assert run("wn", "--version").stdout.startswith("wn (wheelnext-core) ")
+    assert run("wn", "--version").stdout.startswith("wn (wheelnext-core 0.")
+    assert ", wheelnext-installer 0." in run("wn", "--version").stdout
     detect = run("wn", "detect", "--json")
     assert detect.returncode == 0
     assert set(json.loads(detect.stdout)) == {"providers"}

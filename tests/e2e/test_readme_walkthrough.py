@@ -98,11 +98,12 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Walkthrough:
     work = tmp_path_factory.mktemp("walkthrough")
     (work / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     (work / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
-    demo = work / "demo"
+    temp = work / "tmp"  # where the block's mktemp makes its demo folder
+    temp.mkdir()
     port, index_port = free_port(), free_port()
     while index_port == port:
         index_port = free_port()
-    env = clean_env(DEMO=str(demo), PORT=str(port), INDEX_PORT=str(index_port))
+    env = clean_env(TMPDIR=str(temp), PORT=str(port), INDEX_PORT=str(index_port))
     args = ["bash", "-euo", "pipefail", "-c", readme_block(BASH_MARKER, "bash")]
     with subprocess.Popen(
         args,
@@ -121,7 +122,9 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Walkthrough:
             out, err = popen.communicate()
             err += "\n(the walkthrough hung: killed after 600 s)"
     proc = subprocess.CompletedProcess(args, popen.returncode, out, err)
-    return Walkthrough(proc, demo, (port, index_port), env)
+    demos = sorted(temp.glob("wheelnext-demo.*"))
+    assert len(demos) == 1, f"{demos}\nstderr:\n{err}"
+    return Walkthrough(proc, demos[0], (port, index_port), env)
 
 
 def expected_best() -> tuple[str, str]:
@@ -185,7 +188,7 @@ def test_the_python_snippet_selects_the_same_wheel(walkthrough: Walkthrough) -> 
         [str(BIN / "python"), "-c", readme_block(PYTHON_MARKER, "python")],
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, "DEMO": str(demo)},  # as exported by the bash block before it
         timeout=300,
         check=False,
     )

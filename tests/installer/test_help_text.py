@@ -122,4 +122,4 @@ def test_wn_install_help_says_where_it_installs() -> None:
     assert "installs into the environment of the Python interpreter wn itself runs under" in text
     assert "not an activated virtual environment" in text
     assert "(default: the interpreter wn runs under)" in text
-    assert "(default: 15.0)" in text  # --timeout, filled in by argparse
+    assert "(default: 15)" in text  # --timeout, filled in by argparse

@@ -66,7 +66,7 @@ def test_list_shows_variants_and_marks_drift_from_a_lock_install(
     assert moved.returncode == 0, moved.stderr
     assert moved.stdout.splitlines()[0] == (
         "demo 2.0 [variant v3] x86_64 :: level :: v3  <- drift: variant v4 is best for the "
-        f"profile {v4} (wn install --reinstall-variants --properties {v4})"
+        f"profile {v4} (wn install --reinstall-variants --properties {v4} demo)"
     )
     doc = json.loads(listing(venv, v4, "--json").stdout)
     assert doc[0] == {

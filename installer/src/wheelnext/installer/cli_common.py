@@ -39,7 +39,7 @@ REFRESH_HELP = (
     "ask the index about every cached page, however fresh its Cache-Control says it is "
     "(default: a fresh page is used without a request)"
 )
-TIMEOUT_HELP = "give up on an index or download after this long (default: %(default)s)"
+TIMEOUT_HELP = "give up on an index or download after this long (default: %(default)g)"
 
 
 def run_command(prog: str, verbose: bool, body: Callable[[], int]) -> int:
@@ -230,21 +230,22 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
         action=_Sources,
         dest="sources",
         metavar="NAME=URL",
-        help="a named index, as a group of its own (priority: order given)",
+        help="a named index, as a group of its own (repeatable; priority: the order given; "
+        "default: none)",
     )
     p.add_argument(
         "--index-group",
         action=_Sources,
         dest="sources",
         metavar="NAME=URL[,URL...]",
-        help="a group of equivalent indexes (mirrors), merged inside",
+        help="a group of equivalent indexes (mirrors), merged inside (repeatable; default: none)",
     )
     p.add_argument(
         "--explicit-index",
         action="append",
         default=[],
         metavar="NAME",
-        help="use this named index only for packages pinned to it",
+        help="use this named index only for packages pinned to it (repeatable; default: none)",
     )
     p.add_argument(
         "--index-strategy",
@@ -353,7 +354,11 @@ def add_requirement_options(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="another index merged with --index-url, as pip does (repeatable; default: none)",
     )
-    p.add_argument("--no-index", action="store_true", help="only --find-links and named indexes")
+    p.add_argument(
+        "--no-index",
+        action="store_true",
+        help="use only --find-links and named indexes, no index URL (default: off)",
+    )
     add_index_options(p)
 
 

@@ -110,7 +110,8 @@ def _run(args: argparse.Namespace, prog: str) -> int:
                 if r.best
                 else "the non-variant wheel is best"
             )
-            line += f"  <- drift: {best} {where} (wn install --reinstall-variants{again})"
+            fix = f"wn install --reinstall-variants{again} {shlex.quote(name)}"
+            line += f"  <- drift: {best} {where} ({fix})"
         print(line)
     return 0
 

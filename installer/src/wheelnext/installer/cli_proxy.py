@@ -53,7 +53,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         default=[],
         metavar="URL_OR_DIR",
         help="an upstream Simple API index or a flat directory of files (repeatable: "
-        "merged, after any --index/--index-group; default: none)",
+        "merged, after any --index/--index-group); at least one of --upstream, --index, "
+        "--index-group or --find-links is required",
     )
     add_index_options(p)
     p.add_argument(

@@ -77,8 +77,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--isolation",
         choices=("process", "subprocess", "thread"),
         default="process",
-        help="run each provider in its own process (default: forked; 'subprocess': a fresh "
-        "interpreter) or, unprotected, in a thread of this one",
+        help="run each provider in its own process ('process': a forked child; 'subprocess': "
+        "a fresh interpreter) or, unprotected, in a thread of this one (default: process)",
     )
     parser.add_argument(
         "--no-cache",
@@ -132,7 +132,7 @@ def _rows(result: ProviderResult, show_all: bool) -> list[tuple[str, str]]:
 SHOWN_VALUES = 8  # values of one feature listed without --all (best first)
 
 
-def _table(supported: SupportedProperties, show_all: bool) -> None:
+def _table(supported: SupportedProperties, show_all: bool, title: str) -> None:
     """Print the table: namespace and status word in narrow columns, then the provider's
     distribution, its reason (absent or failed) and its features, each on its own lines in
     the wide last column. Lines wrap at spaces (values at ``, ``), never inside a word that
@@ -151,7 +151,7 @@ def _table(supported: SupportedProperties, show_all: bool) -> None:
     rows = [_rows(result, show_all) for result in results]
     feature_width = max(len(feature) for cells in rows for feature, _ in cells)
     table = Table(
-        title="Variant properties of this machine",
+        title=title,
         caption=None if show_all else "--all lists every value, and each flag on its own row",
     )
     table.add_column("Namespace", no_wrap=True)
@@ -505,7 +505,14 @@ def _main(argv: list[str] | None, prog: str | None) -> int:
     elif args.json:
         sys.stdout.write(json.dumps(supported.to_json(), indent=2) + "\n")
     else:
-        _table(supported, args.all)
+        from wheelnext.core.errors import one_line
+
+        title = (
+            "Variant properties of this machine"
+            if args.properties is None
+            else f"Variant properties in {one_line(str(args.properties), 120)}"
+        )
+        _table(supported, args.all, title)
     return 0
 
 

@@ -74,9 +74,16 @@ def _usage(commands: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--version"]:
+        import contextlib
+        from importlib.metadata import PackageNotFoundError, version
+
         from wheelnext.core import __version__
 
-        print(f"wn (wheelnext-core) {__version__}")
+        parts = [f"wheelnext-core {__version__}"]
+        # the installer's commands (install, proxy, ...) come from another distribution
+        with contextlib.suppress(PackageNotFoundError):
+            parts.append(f"wheelnext-installer {version('wheelnext-installer')}")
+        print(f"wn ({', '.join(parts)})")
         return 0
     commands = _commands(argv[0] if argv else None)
     if not argv or argv[0] in ("-h", "--help"):
