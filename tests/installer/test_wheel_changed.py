@@ -19,7 +19,8 @@ from tests.installer.test_one_pass_install import target_at
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.archive import inspect_archive
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.staging import unpack, wheel_stat
+from wheelnext.installer.file_identity import identity
+from wheelnext.installer.staging import unpack
 from wheelnext.installer.transaction import transaction
 from wheelnext.installer.unpacked_cache import UnpackedCache
 
@@ -77,7 +78,7 @@ def test_a_wheel_edited_in_place_with_size_and_mtime_kept_is_refused(
     built: Path, tmp_path: Path
 ) -> None:
     wheel = build_wheel(built, "pkgt", "1.0", files=FILES)
-    checked = wheel_stat(wheel)
+    checked = identity(wheel)
     info = inspect_archive(wheel)
     with wheel.open("r+b") as stream:  # the first local header's time: a valid zip with
         stream.seek(10)  # the same members, size and mtime; only its ctime tells
@@ -103,7 +104,7 @@ def test_a_cache_hit_for_a_wheel_changed_since_its_checks_is_refused(
     cache = UnpackedCache(tmp_path / "cache")
     with transaction(target_at(tmp_path / "first")) as tx:  # the entry is built
         tx.install(wheel, info, unpacked=tx.stage(wheel, info, cache))
-    checked = wheel_stat(wheel)
+    checked = identity(wheel)
     wheel.with_suffix(".copy").write_bytes(wheel.read_bytes())
     wheel.with_suffix(".copy").replace(wheel)  # same bytes, another file: not the checked one
     root = tmp_path / "second"

@@ -231,10 +231,6 @@ def _describe(chosen: Chosen) -> str:
 DOWNLOADS = 8  # wheels fetched at once (each in its own thread; verified as it arrives)
 
 
-class _Cancelled(Exception):
-    """An earlier wheel's download failed or the run was interrupted: this one stops."""
-
-
 def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:
     """Every wheel of the plan, verified, ``DOWNLOADS`` at a time, with a progress bar
     (rich) on stderr when it is a terminal and not quiet: on a pipe rich's transient bar
@@ -247,7 +243,7 @@ def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, 
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from wheelnext.installer.http import cancellable
+    from wheelnext.installer.http import Cancelled, cancellable
     from wheelnext.installer.parallel import run_all
 
     console = Console(stderr=True)
@@ -255,12 +251,12 @@ def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, 
 
     def one(chosen: Chosen) -> Path:
         if stop.is_set():
-            raise _Cancelled
+            raise Cancelled("another download failed")
         task = progress.add_task(chosen.filename, total=chosen.located.file.size)
 
         def advance(done: int, total: int | None) -> None:
             if stop.is_set():
-                raise _Cancelled
+                raise Cancelled("another download failed")
             progress.update(task, advance=done, total=total)
 
         with cancellable(stop):

@@ -42,6 +42,7 @@ import httpx
 from wheelnext.core.errors import one_line
 from wheelnext.core.files import atomic_write
 from wheelnext.installer.errors import IndexUnavailable, InstallerError
+from wheelnext.installer.file_identity import FileIdentity, identity
 
 LOG = logging.getLogger("wheelnext.installer")
 
@@ -783,11 +784,11 @@ def _matches(
     hasher = Hasher(expected, what, source)
     try:
         with path.open("rb") as f:
-            before = _identity(os.fstat(f.fileno()))
+            before = identity(f.fileno())
             for chunk in iter(lambda: f.read(CHUNK), b""):
                 hasher.update(chunk)
             hasher.check()
-            if _identity(os.fstat(f.fileno())) != before:  # written to while hashed
+            if identity(f.fileno()) != before:  # written to while hashed
                 raise InstallerError(f"{what}: changed while its hash was checked")
         VERIFIED[path] = before
     except OSError as exc:
@@ -804,17 +805,13 @@ def _matches(
 # the identity (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of each file whose hashes
 # were verified, as it was then: the installer refuses a wheel that changed since
 # (``transaction.install_all``, ``staging.check_unchanged``)
-VERIFIED: dict[Path, tuple[int, int, int, int, int]] = {}
-
-
-def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+VERIFIED: dict[Path, FileIdentity] = {}
 
 
 def _remember(path: Path) -> None:
     """Note the identity of a file just verified and renamed into place."""
     with contextlib.suppress(OSError):
-        VERIFIED[path] = _identity(path.stat())
+        VERIFIED[path] = identity(path)
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -219,7 +219,6 @@ class Endpoints:
         self.files_threads = files_threads
         self._files: anyio.CapacityLimiter | None = None  # made in the event loop
         self._fetching: dict[str, anyio.Lock] = {}  # file key -> held by the one fetching
-        self._waiting = 0  # requests waiting for another request's download
 
     def _files_limiter(self) -> anyio.CapacityLimiter:
         if self._files is None:
@@ -237,16 +236,10 @@ class Endpoints:
         lock = self._fetching.get(key)
         if lock is None:
             lock = self._fetching[key] = anyio.Lock()
-        self._waiting += 1
         try:
             async with lock:
-                self._waiting -= 1
-                try:
-                    return await self._off(self.proxy.fetch_file, item.located)
-                finally:
-                    self._waiting += 1
+                return await self._off(self.proxy.fetch_file, item.located)
         finally:
-            self._waiting -= 1
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._fetching.pop(key, None)
 
@@ -262,7 +255,8 @@ class Endpoints:
             "files": {
                 "busy": files.borrowed_tokens,
                 "threads": int(files.total_tokens),
-                "waiting": self._waiting,
+                # requests waiting for another request's download of the same file
+                "waiting": sum(lock.statistics().tasks_waiting for lock in self._fetching.values()),
             },
         }
         return (503 if saturated else 200), doc

@@ -57,6 +57,12 @@ CHUNK = 1 << 20
 STORED = ".stored.json"  # beside a by-url file: when it was fetched, its computed sha256
 
 
+def _stored(final: Path) -> dict[str, Any]:
+    """The record beside a by-url file (when it was fetched, its sha256); {} if none."""
+    doc = _read_json(final.parent / STORED)
+    return doc if isinstance(doc, dict) else {}
+
+
 def url_key(url: str) -> str:
     """A short stable name for an upstream file: its key in URLs and in the cache."""
     return hashlib.sha256(url.encode()).hexdigest()[:24]
@@ -188,8 +194,7 @@ class ProxyStore:
             return False
         if ttl is None or SHA256.fullmatch(final.parent.name):
             return True
-        stored = _read_json(final.parent / STORED)
-        when = stored.get("stored") if isinstance(stored, dict) else None
+        when = _stored(final).get("stored")
         return isinstance(when, float | int) and 0 <= time.time() - when < ttl
 
     def known_sha256(self, entry: FileEntry) -> str | None:
@@ -198,8 +203,7 @@ class ProxyStore:
         final = self.file_path(entry)
         if SHA256.fullmatch(final.parent.name) or not final.is_file():
             return None
-        stored = _read_json(final.parent / STORED)
-        digest = stored.get("sha256") if isinstance(stored, dict) else None
+        digest = _stored(final).get("sha256")
         return digest if isinstance(digest, str) and SHA256.fullmatch(digest) else None
 
     def file(

@@ -25,13 +25,11 @@ from typing import Any
 
 from wheelnext.installer.archive import ArchiveInfo, corrupt_errors, open_zip
 from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.file_identity import FileIdentity, identity
 
 CHUNK = 1 << 18  # bytes read, hashed and written at a time: memory stays bounded
 LARGE = 4 << 20  # members this large (uncompressed) are unpacked by worker threads
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")  # not in RECORD (PEP 427); installed as shipped
-# what a wheel file's bytes are tied to: (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns);
-# ctime cannot be set back (utime), so an edit in place shows even with size and mtime kept
-WheelStat = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +56,11 @@ def record_digest(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def wheel_stat(source: Path | int) -> WheelStat:
-    """``source``'s identity and times (a path, followed; or an open descriptor)."""
-    st = os.fstat(source) if isinstance(source, int) else source.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def check_unchanged(wheel: Path, expect: WheelStat, fd: int | None = None) -> None:
+def check_unchanged(wheel: Path, expect: FileIdentity, fd: int | None = None) -> None:
     """Refuse ``wheel`` if it (path and, given, the open ``fd``) is no longer the file
     whose bytes were checked: replaced, or edited in place."""
     try:
-        now = [wheel_stat(wheel)] + ([] if fd is None else [wheel_stat(fd)])
+        now = [identity(wheel)] + ([] if fd is None else [identity(fd)])
     except OSError:
         now = []
     if not now or any(found != expect for found in now):
@@ -202,7 +194,7 @@ def unpack(
     info: ArchiveInfo,
     root: Path,
     workers: int | None = None,
-    expect: WheelStat | None = None,
+    expect: FileIdentity | None = None,
 ) -> Unpacked:
     """Unpack ``wheel`` (checked by ``inspect_archive``) into the new directory ``root``,
     verifying every member against RECORD in the same pass. ``wheel`` is only read; it
@@ -219,7 +211,7 @@ def unpack(
     try:
         with open_zip(wheel) as archive:
             fd = archive.fp.fileno()
-            opened = wheel_stat(fd) if expect is None else expect
+            opened = identity(fd) if expect is None else expect
             check_unchanged(wheel, opened, fd)
             members = installed_members(info, archive.infolist())
             names = [m.filename for m in members]

@@ -41,19 +41,13 @@ from installer.utils import Scheme, parse_entrypoints
 from wheelnext.core.errors import one_line
 from wheelnext.installer.archive import ArchiveInfo, check_archive, inspect_archive
 from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.file_identity import FileIdentity, identity
 from wheelnext.installer.finder import Chosen
 from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, recover
 from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.parallel import run_all
-from wheelnext.installer.staging import (
-    Unpacked,
-    WheelStat,
-    check_unchanged,
-    expected_members,
-    unpack,
-    wheel_stat,
-)
+from wheelnext.installer.staging import Unpacked, check_unchanged, expected_members, unpack
 from wheelnext.installer.target import Target
 from wheelnext.installer.unpacked_cache import UnpackedCache
 
@@ -196,7 +190,7 @@ class Transaction:
         wheel: Path,
         info: ArchiveInfo,
         cache: UnpackedCache | None = None,
-        expect: WheelStat | None = None,
+        expect: FileIdentity | None = None,
     ) -> Unpacked:
         """``wheel`` unpacked and verified, from the cache (built there if missing), or
         into this transaction's staging directory; nothing is visible yet. ``expect``:
@@ -443,11 +437,11 @@ def install_all(
     # each file as it was when its hashes were verified (``http.VERIFIED``; else as it is
     # now, before the checks): any change later is refused (``stage``)
     http = sys.modules.get("wheelnext.installer.http")
-    verified: dict[Path, WheelStat] = {} if http is None else http.VERIFIED
-    stats: dict[str, WheelStat] = {}
+    verified: dict[Path, FileIdentity] = {} if http is None else http.VERIFIED
+    stats: dict[str, FileIdentity] = {}
     for c in plan:
         try:
-            stats[c.filename] = verified.get(wheels[c.filename]) or wheel_stat(wheels[c.filename])
+            stats[c.filename] = verified.get(wheels[c.filename]) or identity(wheels[c.filename])
         except OSError as exc:
             raise InstallerError(
                 f"{wheels[c.filename]}: cannot read it ({exc.strerror or exc})"
@@ -468,8 +462,6 @@ def install_all(
             )
             for c in todo
         ]
-        if unpacked_cache is None and todo:
-            tx.journal.staging()  # begun here, once, before the threads share it
         # every wheel verified before any old file moves; several at once (their files'
         # writes and creations wait in the kernel, not for each other)
         staged = run_all(calls, STAGERS, name="wn-unpack")

@@ -41,7 +41,8 @@ from typing import Any
 
 from wheelnext.installer.archive import ArchiveInfo
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.staging import Unpacked, WheelStat, unpack
+from wheelnext.installer.file_identity import FileIdentity
+from wheelnext.installer.staging import Unpacked, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
 FORMAT = 2  # 2: the archive checks' findings (``info``) are kept too
@@ -95,7 +96,7 @@ class UnpackedCache:
         wheel: Path,
         info: ArchiveInfo,
         members: frozenset[str],
-        expect: WheelStat | None = None,
+        expect: FileIdentity | None = None,
     ) -> Unpacked | None:
         """The verified tree for ``wheel``, built if missing or damaged; None when the
         cache cannot be used here (then the caller unpacks into staging). Building and
