@@ -9,6 +9,14 @@ max-age=600`` on pages). Every run installs into a fresh ``--target``. Cold: an 
 cache directory per run. Warm: a cache that tool filled once before timing. Each run
 checks that the tool installed the same distributions as the others. Prints medians and
 the ratios wn / peer (below 1: wn is faster).
+
+Nothing is deleted between timed runs (targets and cold caches are moved aside and
+deleted at the end). On ext4 without a journal, as this machine's root file system is,
+creating an inode skips every inode freed in the last 60-360 s, one buffer look-up each
+(``recently_deleted`` in fs/ext4/ialloc.c; ``perf`` showed it as 60% of an install's CPU
+time right after the previous run's trees were deleted): each run would pay for its
+predecessor's deletion, by an amount that depends on the order of the runs. Start the
+bench a few minutes after deleting many files (a test run) for the same reason.
 """
 
 from __future__ import annotations
@@ -123,6 +131,8 @@ def main() -> None:
         server.index("bench").add(*wheels)
         server.page_headers["bench"] = {"Cache-Control": "max-age=600, public"}
         tools = commands(server.url("bench"))
+        trash = work / "trash"
+        trash.mkdir()
         expected: set[str] | None = None
         times: dict[tuple[str, str], list[float]] = {}
         for tool, command in tools.items():  # fill each warm cache once (untimed)
@@ -146,9 +156,10 @@ def main() -> None:
                     times.setdefault((tool, mode), []).append(timed(command(target, cache)))
                     if installed(target) != expected:
                         sys.exit(f"{tool} ({mode}) installed another set")
-                    shutil.rmtree(target)
-                    if mode == "cold":
-                        shutil.rmtree(cache, ignore_errors=True)
+                    # kept until the end, not deleted here: see the module docstring
+                    target.rename(trash / target.name)
+                    if mode == "cold" and cache.exists():  # pip makes none for local files
+                        cache.rename(trash / cache.name)
     median = {key: statistics.median(values) for key, values in times.items()}
     print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, ")
     print(f"medians of {args.runs} interleaved runs")

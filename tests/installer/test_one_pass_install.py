@@ -9,6 +9,7 @@ refused with nothing left behind; the wheel given is never changed."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import zipfile
@@ -27,7 +28,7 @@ from tests.security.crashes import CRASH_AT, wn_env
 from wheelnext.installer.archive import inspect_archive
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.journal import JOURNAL, STAGING, JournalError, recover
-from wheelnext.installer.staging import LARGE, unpack
+from wheelnext.installer.staging import PER_DIR, unpack
 from wheelnext.installer.target import Target
 from wheelnext.installer.transaction import check_plan, install_all, transaction
 
@@ -230,25 +231,31 @@ def test_a_kill_after_staging_is_repaired_by_the_next_run(built: Path, tmp_path:
     assert snapshot(venv) == before
 
 
-@pytest.mark.parametrize("bad", [False, True], ids=["good", "tampered"])
-def test_large_members_unpacked_by_worker_threads_are_checked_too(
-    built: Path, tmp_path: Path, bad: bool
+@pytest.mark.parametrize("bad", [None, "first", "last"], ids=["good", "first-bad", "last-bad"])
+def test_members_unpacked_by_several_threads_are_all_checked(
+    built: Path, tmp_path: Path, bad: str | None
 ) -> None:
-    """Members of ``LARGE`` bytes and up go to worker threads (on machines with more
-    than two CPUs): they are checked against RECORD all the same."""
-    big = bytes(range(256)) * (LARGE // 256 + 1)
-    wheel = build_wheel(built, "huge", "1.0", files={"huge/a.bin": big, "huge/b.bin": big[::-1]})
-    if bad:
-        wheel = tampered(wheel, "huge/b.bin", big)
+    """A wheel of several directories' worth of members (``PER_DIR`` each, one thread per
+    directory, the largest first) is checked member by member all the same: a tampered
+    member in any directory is refused by name, and a good wheel's members all land
+    where ``Unpacked.path`` says, with their bytes."""
+    files = {f"many/m{i:04}.py": f"N = {i}\n".encode() for i in range(PER_DIR * 3 + 5)}
+    files["many/big.bin"] = bytes(range(256)) * 8192  # 2 MiB: the costliest directory
+    wheel = build_wheel(built, "many", "1.0", files=files)
+    names = sorted(files)
+    victim = {"first": names[0], "last": names[-1]}.get(bad or "")
+    if victim is not None:
+        wheel = tampered(wheel, victim, b"tampered = True\n")
     info = inspect_archive(wheel)
-    if bad:
-        with pytest.raises(InstallerError, match=r"'huge/b\.bin' does not match its RECORD"):
+    if victim is not None:
+        with pytest.raises(InstallerError, match=f"'{re.escape(victim)}' does not match"):
             unpack(wheel, info, tmp_path / "tree", workers=3)
         return
     tree = unpack(wheel, info, tmp_path / "tree", workers=3)
-    names = list(tree.files)
-    assert tree.path(names.index("huge/a.bin")).read_bytes() == big
-    assert tree.path(names.index("huge/b.bin")).read_bytes() == big[::-1]
+    members = list(tree.files)
+    assert sorted(p.name for p in (tmp_path / "tree").iterdir()) == ["0", "1", "2", "3"]
+    for name, data in files.items():
+        assert tree.path(members.index(name)).read_bytes() == data
 
 
 def test_a_batch_create_record_is_replayed_children_first(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from tests.installer.index import Server
 from tests.installer.test_one_pass_install import rich_wheel, wn_install
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.unpacked_cache import MANIFEST, TREE
+from wheelnext.installer.staging import member_name
+from wheelnext.installer.unpacked_cache import FORMAT, MANIFEST, TREE
 
 # written per environment: RECORD, INSTALLER, the variant record, scripts with a shebang
 GENERATED = (
@@ -46,7 +47,7 @@ def cached_files(cache: Path) -> dict[str, Path]:
     """Member name -> the cache entry's file for it."""
     where = entry(cache)
     rows = json.loads((where / MANIFEST).read_bytes())["files"]
-    return {row[0]: where / TREE / str(i) for i, row in enumerate(rows)}
+    return {row[0]: Path(member_name(where / TREE, i)) for i, row in enumerate(rows)}
 
 
 @pytest.fixture
@@ -284,6 +285,24 @@ def test_a_cached_file_others_can_write_is_not_used(wheel_dir: Path, tmp_path: P
     assert snapshot(tmp_path / "second") == good  # modes as first given, bytes as shipped
 
 
+def test_a_symlinked_directory_inside_a_cache_entry_is_not_used(
+    wheel_dir: Path, tmp_path: Path
+) -> None:
+    """The tree's numbered directories are checked as the tree is: one reached through a
+    link (even to the very same files) makes the entry be built again."""
+    cache = tmp_path / "cache"
+    install(wheel_dir, tmp_path / "first", cache)
+    group = entry(cache) / TREE / "0"
+    elsewhere = tmp_path / "elsewhere"
+    group.rename(elsewhere)
+    group.symlink_to(elsewhere)
+    proc = install_proc(wheel_dir, tmp_path / "second", cache)
+    assert proc.returncode == 0, proc.stderr
+    assert "cache entry changed since it was made" in proc.stderr
+    assert not group.is_symlink()
+    assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
+
+
 def test_a_symlinked_cache_entry_is_not_used(wheel_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     install(wheel_dir, tmp_path / "first", cache)
@@ -313,7 +332,7 @@ def test_an_entry_from_an_older_format_is_rebuilt_without_a_warning(
     assert proc.returncode == 0, proc.stderr
     assert "changed since" not in proc.stderr
     assert snapshot(tmp_path / "second") == snapshot(tmp_path / "first")
-    assert json.loads(manifest.read_bytes())["format"] == 2
+    assert json.loads(manifest.read_bytes())["format"] == FORMAT
 
 
 def test_wheels_cached_side_by_side_among_stale_builds_all_reach_the_cache(

@@ -16,6 +16,7 @@ case is found here, from the archive alone, and refused in one line naming the w
 from __future__ import annotations
 
 import configparser
+import functools
 import logging
 import re
 import stat
@@ -78,6 +79,8 @@ def open_zip(path: Path, mode: str = "r") -> Any:
     return zip_module().ZipFile(path, mode)
 
 
+@functools.cache  # once per process: a failed import is not cached by Python, and
+# this is asked for every wheel and unpack (a few ms each time on 3.11, without zstd)
 def corrupt_errors() -> tuple[type[BaseException], ...]:
     """What reading a damaged archive raises (ZIP structure, codecs, truncation, a
     "version needed" or flag zipfile does not implement, an undecodable UTF-8 name)."""

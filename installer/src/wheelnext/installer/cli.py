@@ -5,9 +5,10 @@ The reference installer: pip-like flags, index priority groups, variants."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ from wheelnext.installer.envlock import lock_timeout
 from wheelnext.installer.linking import LINK_MODE_HELP, cache_dir
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from wheelnext.installer.finder import Chosen, Finder
     from wheelnext.installer.requirements import Wanted
 
@@ -124,6 +127,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         read_constraints,
     )
     from wheelnext.installer.lock.model import is_lock_name
+    from wheelnext.installer.prestage import Prestager
     from wheelnext.installer.report import build_report, check_report_path, write_report
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
@@ -179,7 +183,12 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
                 print(f"{prog}: {line}", file=sys.stderr)
         if args.report:
             write_report(args.report, build_report(resolution, metadata, target))
-        wheels = _download(finder, plan, quiet=args.quiet or args.dry_run)
+        cache = cache_dir(args.cache_dir, args.no_cache)
+        # unpacked into the cache as they arrive (not for a dry run: it writes nothing)
+        prestage = None if args.dry_run or cache is None else Prestager(cache)
+        with prestage or contextlib.nullcontext():
+            fetched = None if prestage is None else prestage.add
+            wheels = _download(finder, plan, quiet=args.quiet or args.dry_run, fetched=fetched)
         if args.dry_run:  # every check the real run makes, then its decision, said
             from wheelnext.installer.install_options import decide, dry_run
             from wheelnext.installer.transaction import check_plan
@@ -191,7 +200,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
             decision = prepare_install(args, finder, plan, target, prog)  # variant drift
             outcome = install_all(
                 plan, wheels, target, link_fallback=args.link_fallback, force=decision.force,
-                cache=cache_dir(args.cache_dir, args.no_cache), link_mode=args.link_mode,
+                cache=cache if prestage is None else prestage.cache, link_mode=args.link_mode,
             )  # fmt: skip
         if not args.quiet:
             for chosen in outcome.installed:
@@ -231,48 +240,67 @@ def _describe(chosen: Chosen) -> str:
 DOWNLOADS = 8  # wheels fetched at once (each in its own thread; verified as it arrives)
 
 
-def _download(finder: Finder, plan: Sequence[Chosen], quiet: bool) -> dict[str, Path]:
-    """Every wheel of the plan, verified, ``DOWNLOADS`` at a time, with a progress bar
-    (rich) on stderr when it is a terminal and not quiet: on a pipe rich's transient bar
-    would leave a blank line, and stdout carries only the result lines. The first
-    failure (the plan's first among those failed by then) is the one reported at once; the
-    other downloads stop (their partial files removed) before it is raised."""
+def _download(
+    finder: Finder,
+    plan: Sequence[Chosen],
+    quiet: bool,
+    fetched: Callable[[Path], None] | None = None,
+) -> dict[str, Path]:
+    """Every wheel of the plan, verified, ``DOWNLOADS`` at a time, the largest first,
+    each handed to ``fetched`` as it arrives; with a progress bar (rich) on stderr when it
+    is a terminal and not quiet: on a pipe rich's transient bar would leave a blank line,
+    and stdout carries only the result lines. The first failure (in that order, among
+    those failed by then) is the one reported at once; the other downloads stop (their
+    partial files removed) before it is raised."""
     import functools
     import threading
-
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
     from wheelnext.installer.http import Cancelled, cancellable
     from wheelnext.installer.parallel import run_all
 
-    console = Console(stderr=True)
     stop = threading.Event()
+    progress = None if quiet else _progress_bar()  # rich is not even imported when quiet
 
     def one(chosen: Chosen) -> Path:
         if stop.is_set():
             raise Cancelled("another download failed")
-        task = progress.add_task(chosen.filename, total=chosen.located.file.size)
+        size = chosen.located.file.size
+        task = None if progress is None else progress.add_task(chosen.filename, total=size)
 
         def advance(done: int, total: int | None) -> None:
             if stop.is_set():
                 raise Cancelled("another download failed")
-            progress.update(task, advance=done, total=total)
+            if progress is not None and task is not None:
+                progress.update(task, advance=done, total=total)
 
         with cancellable(stop):
-            return finder.fetch(chosen.located, advance)
+            path = finder.fetch(chosen.located, advance)
+        if fetched is not None:
+            fetched(path)
+        return path
 
-    with Progress(
+    with progress or contextlib.nullcontext():
+        # the largest first: the longest to download and to unpack (``fetched``)
+        order = sorted(plan, key=lambda c: c.located.file.size or 0, reverse=True)
+        calls = [functools.partial(one, chosen) for chosen in order]
+        paths = run_all(calls, DOWNLOADS, stop, "wn-download")
+    return {chosen.filename: path for chosen, path in zip(order, paths, strict=True)}
+
+
+def _progress_bar() -> Progress:
+    """The downloads' bar on stderr, shown only on a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         console=console,
-        disable=quiet or not console.is_terminal,
+        disable=not console.is_terminal,
         transient=True,
-    ) as progress:
-        calls = [functools.partial(one, chosen) for chosen in plan]
-        fetched = run_all(calls, DOWNLOADS, stop, "wn-download")
-    return {chosen.filename: path for chosen, path in zip(plan, fetched, strict=True)}
+    )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Unpacking a wheel in one pass: each member decompressed, hashed and written once.
 
-Members are streamed in bounded chunks (``CHUNK``) into a tree laid out by archive name
-(``{root}/{member}``), each checked against its RECORD hash and size as it is written; a
+Members are streamed in bounded chunks (``CHUNK``) into a tree of numbered files
+(``member_name``), each checked against its RECORD hash and size as it is written; a
 mismatch, a truncated or corrupt member stops the unpack with one line naming the wheel
 and the member. The tree is private until the caller moves or links it into place: a
 staging directory inside the environment (``journal.Journal.staging``) or an entry of the
-unpacked-wheel cache (``unpacked_cache``). Several members are unpacked at once: zlib,
-zstd, hashlib and ``os.write`` release the GIL on large buffers, and a ``ZipFile`` read
-from a path may be shared between threads (each read takes its lock).
+unpacked-wheel cache (``unpacked_cache``). Several members are unpacked at once, each
+thread in a directory of its own: creating files in one directory waits on that
+directory's lock (measured on ext4: 2-8 threads creating in one directory took as long as
+one, in separate directories half as long). zlib, zstd, hashlib and ``os.write`` release
+the GIL on large buffers, and a ``ZipFile`` read from a path may be shared between threads
+(each read takes its lock).
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from typing import Any
 from wheelnext.installer.archive import ArchiveInfo, corrupt_errors, open_zip
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.file_identity import FileIdentity, identity
+from wheelnext.installer.interrupts import deferred_signals
 
 CHUNK = 1 << 18  # bytes read, hashed and written at a time: memory stays bounded
-LARGE = 4 << 20  # members this large (uncompressed) are unpacked by worker threads
+PER_DIR = 128  # members per directory of an unpacked tree: one thread writes each
+CREATE_COST = 1 << 16  # creating a file costs about as much as writing 64 KiB (measured)
+WORKERS = 4  # threads unpacking one wheel's directories at once
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")  # not in RECORD (PEP 427); installed as shipped
 
 
 @dataclass(frozen=True, slots=True)
 class Unpacked:
     """Verified members: ``files`` maps each member to (sha256 as RECORD writes it, size)
-    in archive order, the n-th stored flat as ``{root}/{n}`` (no directories to make and
-    remove); the files themselves carry the mode installing gives them."""
+    in archive order, the n-th stored as ``member_name(root, n)``; the files themselves
+    carry the mode installing gives them."""
 
     root: Path
     files: Mapping[str, tuple[str, int]]
@@ -44,11 +50,17 @@ class Unpacked:
 
     def path(self, index: int) -> Path:
         """Where the ``index``-th member's bytes are."""
-        return self.root / str(index)
+        return Path(member_name(self.root, index))
 
     def name(self, index: int) -> str:
         """``path`` as a string (no ``Path`` per file: torch has 12,000)."""
-        return f"{self.root}/{index}"
+        return member_name(self.root, index)
+
+
+def member_name(root: Path | str, index: int) -> str:
+    """Where an unpacked tree keeps its ``index``-th member: ``{root}/{d}/{index}``, ``d``
+    the member's directory (``PER_DIR`` members each, one thread writing it)."""
+    return f"{root}/{index // PER_DIR}/{index}"
 
 
 def record_digest(digest: bytes) -> str:
@@ -90,7 +102,14 @@ def installed_members(info: ArchiveInfo, infos: list[Any]) -> list[Any]:
 class _Writer:
     """Unpacks members of one open archive into ``root``; shared by the worker threads."""
 
-    def __init__(self, wheel: Path, archive: Any, info: ArchiveInfo, root: Path) -> None:
+    def __init__(
+        self,
+        wheel: Path,
+        archive: Any,
+        info: ArchiveInfo,
+        root: Path,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.wheel = wheel
         self.archive = archive
         self.info = info
@@ -98,11 +117,12 @@ class _Writer:
         self.errors = corrupt_errors()
         self.umask = _umask()
         self.failed = threading.Event()
+        self.stop = stop or self.failed  # the caller's: no member is begun once it is set
         self.signatures = frozenset(f"{info.dist_info}/{s}" for s in SIGNATURES)
 
     def member(self, index: int, zinfo: Any) -> tuple[str, int]:
-        """Write one member as ``{root}/{index}``; return its (sha256, size) once it
-        matched RECORD."""
+        """Write one member as ``member_name(root, index)``; return its (sha256, size)
+        once it matched RECORD."""
         name: str = zinfo.filename
         where = f"{self.wheel.name}: member {name!r}"
         claim = self.info.record.get(name)
@@ -116,14 +136,14 @@ class _Writer:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         size = 0
         try:
-            fd = os.open(f"{self.root}/{index}", flags, 0o666)
+            fd = os.open(member_name(self.root, index), flags, 0o666)
         except OSError as exc:
             raise InstallerError(f"{where}: cannot unpack it ({exc.strerror or exc})") from None
         try:
             with self.archive.open(zinfo) as stream:
                 while chunk := stream.read(CHUNK):
-                    if self.failed.is_set():
-                        raise _Stopped
+                    if self.failed.is_set() or self.stop.is_set():
+                        raise Stopped
                     size += len(chunk)
                     if claim is not None and size > claim[1]:  # stop at once: no bombs
                         raise InstallerError(f"{where} does not match its RECORD hash or size")
@@ -147,8 +167,8 @@ class _Writer:
 
     def batch(self, members: list[tuple[int, Any]]) -> list[tuple[str, int]]:
         try:
-            if self.failed.is_set():
-                raise _Stopped
+            if self.failed.is_set() or self.stop.is_set():
+                raise Stopped
             return [self.member(i, m) for i, m in members]
         except BaseException:
             self.failed.set()
@@ -165,20 +185,9 @@ def _write(fd: int, data: bytes, where: str) -> None:
         raise InstallerError(f"{where}: cannot unpack it ({exc.strerror or exc})") from None
 
 
-class _Stopped(Exception):
-    """Another thread's member failed: this one stops (its error is not the one reported)."""
-
-
-def threads() -> int:
-    """Threads for unpacking: one per CPU this process may use, at most 8; one on a single
-    CPU. Measured on 2 CPUs (torch, 12,248 members, interleaved): 2 threads took 0.6–0.7×
-    the time of 1 (the large members inflate beside the small files), 3 were no better
-    than 1."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return 1 if cpus <= 1 else min(8, cpus)
+class Stopped(Exception):
+    """Unpacking stopped: another thread's member failed (its error is the one reported),
+    or the caller's ``stop`` was set."""
 
 
 def expected_members(info: ArchiveInfo) -> frozenset[str]:
@@ -193,21 +202,23 @@ def unpack(
     wheel: Path,
     info: ArchiveInfo,
     root: Path,
-    workers: int | None = None,
+    workers: int = WORKERS,
+    *,
     expect: FileIdentity | None = None,
+    stop: threading.Event | None = None,
 ) -> Unpacked:
     """Unpack ``wheel`` (checked by ``inspect_archive``) into the new directory ``root``,
     verifying every member against RECORD in the same pass. ``wheel`` is only read; it
     must still hold exactly the members the checks saw (no more, none twice) and, after
     the last member, still be the file it was (``expect``, else as it was when opened):
-    a wheel changed since its checks is refused, whatever it now holds.
+    a wheel changed since its checks is refused, whatever it now holds. ``stop`` set:
+    ``Stopped`` is raised within a chunk of the member being written.
 
-    Small members are written by this thread; large ones (``LARGE`` and up) by up to
-    ``workers - 1`` more: their inflating, hashing and writing run without the GIL, while
-    many small files in several threads would only trade the GIL back and forth."""
+    Each directory of ``PER_DIR`` members is written by one of up to ``workers`` threads,
+    the costliest first (files to create, bytes to inflate): no two threads create files
+    in one directory, and a large member inflates beside the small files."""
     root.mkdir()
     errors = corrupt_errors()
-    workers = workers or threads()
     try:
         with open_zip(wheel) as archive:
             fd = archive.fp.fileno()
@@ -217,30 +228,55 @@ def unpack(
             names = [m.filename for m in members]
             if len(set(names)) != len(names) or set(names) != expected_members(info):
                 raise InstallerError(f"{wheel.name}: changed while being installed")
-            writer = _Writer(wheel, archive, info, root)
+            writer = _Writer(wheel, archive, info, root, stop)
             numbered = list(enumerate(members))
-            large = [m for m in numbered if m[1].file_size >= LARGE] if workers > 1 else []
-            small = [m for m in numbered if m[1].file_size < LARGE] if large else numbered
-            results: dict[str, tuple[str, int]] = {}
-            futures: list[Future[list[tuple[str, int]]]] = []
-            with ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="wn-unpack") as pool:
-                try:
-                    futures = [pool.submit(writer.batch, [m]) for m in large]
-                    done = writer.batch(small)
-                    results.update(zip((m.filename for _, m in small), done, strict=True))
-                    wait(futures)
-                except BaseException:  # a bad member, an interrupt: the workers stop too
-                    writer.failed.set()
-                    raise
-            for future in futures:
-                failure = future.exception()
-                if failure is not None and not isinstance(failure, _Stopped):
-                    raise failure
-            for (_, member), future in zip(large, futures, strict=True):
-                results[member.filename] = future.result()[0]
+            groups = [numbered[i : i + PER_DIR] for i in range(0, len(numbered), PER_DIR)]
+            for number in range(len(groups)):
+                (root / str(number)).mkdir()
+            results = _write_groups(writer, groups, workers)
             check_unchanged(wheel, opened, fd)
     except InstallerError:
         raise
     except errors as exc:
         raise InstallerError(f"{wheel.name}: not a valid wheel archive ({exc})") from None
-    return Unpacked(root, {m.filename: results[m.filename] for m in members})
+    return Unpacked(root, {m.filename: results[i] for i, m in enumerate(members)})
+
+
+def _write_groups(
+    writer: _Writer, groups: list[list[tuple[int, Any]]], workers: int
+) -> dict[int, tuple[str, int]]:
+    """Every group's members written by ``writer`` (groups on up to ``workers`` threads,
+    the costliest first); (sha256, size) by member index. The first failure stops the
+    other threads and is raised."""
+    if workers <= 1 or len(groups) <= 1:
+        done = [writer.batch(group) for group in groups]
+    else:
+        groups = sorted(groups, key=_cost, reverse=True)
+        pool = ThreadPoolExecutor(min(workers, len(groups)), thread_name_prefix="wn-unpack")
+        futures: list[Future[list[tuple[str, int]]]] = []
+        try:
+            futures = [pool.submit(writer.batch, group) for group in groups]
+            wait(futures)  # a failure makes the others stop at their next chunk
+        except BaseException:  # an interrupt: the workers stop, and end before it is raised
+            writer.failed.set()
+            for future in futures:
+                future.cancel()
+            with deferred_signals():
+                pool.shutdown(wait=True)
+            raise
+        pool.shutdown(wait=True)
+        for future in futures:  # the failure itself, not a thread told to stop by it
+            failure = future.exception()
+            if failure is not None and not isinstance(failure, Stopped):
+                raise failure
+        done = [future.result() for future in futures]
+    return {
+        index: result
+        for group, results in zip(groups, done, strict=True)
+        for (index, _), result in zip(group, results, strict=True)
+    }
+
+
+def _cost(group: list[tuple[int, Any]]) -> int:
+    """What writing a group takes, in bytes: its files' creation and their sizes."""
+    return sum(CREATE_COST + member.file_size for _, member in group)

@@ -47,7 +47,13 @@ from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, r
 from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.parallel import run_all
-from wheelnext.installer.staging import Unpacked, check_unchanged, expected_members, unpack
+from wheelnext.installer.staging import (
+    CREATE_COST,
+    Unpacked,
+    check_unchanged,
+    expected_members,
+    unpack,
+)
 from wheelnext.installer.target import Target
 from wheelnext.installer.unpacked_cache import UnpackedCache
 
@@ -426,14 +432,15 @@ def install_all(
     link_fallback: Fallback = "error",
     *,
     force: Collection[str] = (),
-    cache: Path | None = None,
+    cache: Path | UnpackedCache | None = None,
     link_mode: LinkMode = "hardlink",
 ) -> Outcome:
     """Install ``plan`` (wheels already downloaded and verified) as one transaction;
     projects in ``force`` (canonical names) are reinstalled even at the same version.
-    ``cache``: the unpacked-wheel cache to take verified trees from (and add to), linked
-    into place by ``link_mode``; None: unpack into staging. Wheels are only read."""
-    unpacked_cache = None if cache is None else UnpackedCache(cache)
+    ``cache``: the unpacked-wheel cache (or its directory) to take verified trees from
+    (and add to), linked into place by ``link_mode``; None: unpack into staging. Wheels
+    are only read."""
+    unpacked_cache = UnpackedCache(cache) if isinstance(cache, Path) else cache
     # each file as it was when its hashes were verified (``http.VERIFIED``; else as it is
     # now, before the checks): any change later is refused (``stage``)
     http = sys.modules.get("wheelnext.installer.http")
@@ -456,16 +463,18 @@ def install_all(
         or _version_of(present.get(canonicalize_name(c.name))) != c.version
     ]
     with transaction(target) as tx:
+        # every wheel verified before any old file moves; several at once (their files'
+        # writes and creations wait in the kernel, not for each other), the costliest
+        # first: a large wheel started last would be unpacked alone at the end
+        order = sorted(todo, key=lambda c: _cost(infos[c.filename]), reverse=True)
         calls = [
             functools.partial(
                 tx.stage, wheels[c.filename], infos[c.filename], unpacked_cache, stats[c.filename]
             )
-            for c in todo
+            for c in order
         ]
-        # every wheel verified before any old file moves; several at once (their files'
-        # writes and creations wait in the kernel, not for each other)
         staged = run_all(calls, STAGERS, name="wn-unpack")
-        trees = {c.filename: tree for c, tree in zip(todo, staged, strict=True)}
+        trees = {c.filename: tree for c, tree in zip(order, staged, strict=True)}
         checkpoint("staged")
         for chosen in todo:
             old = present.get(canonicalize_name(chosen.name))
@@ -488,6 +497,11 @@ def install_all(
                 on_install(chosen)
     done = {id(c) for c in todo}
     return Outcome(tuple(todo), tuple(c for c in plan if id(c) not in done), links)
+
+
+def _cost(info: ArchiveInfo) -> int:
+    """What unpacking a checked wheel takes, in bytes: its files' creation and sizes."""
+    return len(info.members) * CREATE_COST + info.uncompressed_size
 
 
 def _version_of(dist: Distribution | None) -> Version | None:

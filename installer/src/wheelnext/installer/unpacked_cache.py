@@ -1,7 +1,8 @@
 """A cache of unpacked, verified wheels, keyed by the wheel's sha256, to link from.
 
-An entry is ``{root}/{sha256}/`` holding ``tree/`` (the members, stored flat by number,
-each checked against RECORD as it was written: ``staging.unpack``) and ``MANIFEST`` (each
+An entry is ``{root}/{sha256}/`` holding ``tree/`` (the members, stored by number in
+directories of ``staging.PER_DIR``, each checked against RECORD as it was written:
+``staging.unpack``) and ``MANIFEST`` (each
 member's name, sha256, size, mode, inode and mtime, in archive order, and what
 ``archive.inspect_archive`` learnt from the wheel, under its filename: a warm install
 takes that from here instead of opening the zip again). It is built in a
@@ -42,10 +43,10 @@ from typing import Any
 from wheelnext.installer.archive import ArchiveInfo
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.file_identity import FileIdentity
-from wheelnext.installer.staging import Unpacked, unpack
+from wheelnext.installer.staging import PER_DIR, Unpacked, member_name, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
-FORMAT = 2  # 2: the archive checks' findings (``info``) are kept too
+FORMAT = 3  # 2: the archive checks' findings (``info``) are kept too; 3: tree in directories
 MANIFEST = "MANIFEST"
 TREE = "tree"
 BUILDING = ".build-"
@@ -72,6 +73,7 @@ class UnpackedCache:
         self._docs: dict[str, Any] = {}  # sha256 -> its MANIFEST, read once per run
         self._sweeping = threading.Lock()
         self._swept = False
+        self._unusable = False  # said once; every wheel is then unpacked without it
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -97,22 +99,23 @@ class UnpackedCache:
         info: ArchiveInfo,
         members: frozenset[str],
         expect: FileIdentity | None = None,
+        stop: threading.Event | None = None,
     ) -> Unpacked | None:
         """The verified tree for ``wheel``, built if missing or damaged; None when the
         cache cannot be used here (then the caller unpacks into staging). Building and
         replacing an entry hold its lock (``.locks/{sha256}.lock``): a wn that finds it
-        missing or damaged waits, looks again and uses a whole entry another wn made."""
+        missing or damaged waits, looks again and uses a whole entry another wn made.
+        ``stop`` set: building stops (``staging.Stopped``), its temporary tree removed."""
         key = self.key(wheel)
         entry = self.entry(key)
         found = self._load(entry, info, members, wheel.name)
-        if found is not None:
+        if found is not None or self._unusable:
             return found
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             lock = self._lock(key)
         except OSError as exc:
-            LOG.warning("%s: cache not usable (%s); unpacking without it", self.root, exc)
-            return None
+            return self._not_usable(exc)
         with lock:
             self._docs.pop(entry.name, None)  # another wn may have built it meanwhile
             found = self._load(entry, info, members, wheel.name)
@@ -123,14 +126,14 @@ class UnpackedCache:
                 self._sweep()
                 build = Path(tempfile.mkdtemp(prefix=BUILDING, dir=self.root))
             except OSError as exc:
-                LOG.warning("%s: cache not usable (%s); unpacking without it", self.root, exc)
-                return None
+                return self._not_usable(exc)
             try:
-                unpacked = unpack(wheel, info, build / TREE, expect=expect)
-                _write_manifest(build, unpacked, info_to_json(info, wheel.name))
+                unpacked = unpack(wheel, info, build / TREE, expect=expect, stop=stop)
+                doc = _write_manifest(build, unpacked, info_to_json(info, wheel.name))
                 if os.path.lexists(entry):  # damaged, changed or half-built: replaced
                     _discard(entry)
                 build.rename(entry)
+                self._docs[entry.name] = doc  # as written: not read back in this run
             except OSError as exc:
                 shutil.rmtree(build, ignore_errors=True)
                 raise InstallerError(
@@ -140,6 +143,14 @@ class UnpackedCache:
                 shutil.rmtree(build, ignore_errors=True)
                 raise
         return Unpacked(entry / TREE, unpacked.files, cached=True)
+
+    def _not_usable(self, exc: OSError) -> None:
+        """Say once per run that the cache cannot be written (then nothing is built)."""
+        with self._sweeping:
+            if self._unusable:
+                return
+            self._unusable = True
+        LOG.warning("%s: cache not usable (%s); unpacking without it", self.root, exc)
 
     def _lock(self, key: str) -> Any:
         """The per-entry lock (a bounded name: the sha256), in a private directory."""
@@ -169,6 +180,8 @@ class UnpackedCache:
             fd = os.open(manifest, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as stream:
                 doc = json.loads(stream.read(MAX_MANIFEST + 1))
+        except NotADirectoryError:
+            pass  # the cache directory is no directory: said once, by ``get``
         except FileNotFoundError:
             if os.path.lexists(entry):
                 LOG.info("%s: half-built cache entry; building it again", entry)
@@ -241,9 +254,9 @@ def _discard(path: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def _write_manifest(build: Path, unpacked: Unpacked, info: dict[str, Any]) -> None:
+def _write_manifest(build: Path, unpacked: Unpacked, info: dict[str, Any]) -> dict[str, Any]:
     """Record each file's hash, size and identity, and the archive checks' findings;
-    written last, after the files."""
+    written last, after the files. Returns what it wrote."""
     files: list[list[Any]] = []
     for index, (member, (digest, size)) in enumerate(unpacked.files.items()):
         st = os.lstat(unpacked.name(index))
@@ -260,6 +273,7 @@ def _write_manifest(build: Path, unpacked: Unpacked, info: dict[str, Any]) -> No
         # reads as damaged and the entry is built again, and a kill needs no fsync
     finally:
         os.close(fd)
+    return doc
 
 
 def _checked(
@@ -269,10 +283,11 @@ def _checked(
     RECORD's sha256 claims and every file is unchanged (one ``lstat`` each); else None."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None
-    if not _trusted_dir(tree):
-        return None
     listed = doc.get("files")
     if not isinstance(listed, list) or len(listed) != len(members):
+        return None
+    directories = [tree / str(n) for n in range(-(-len(listed) // PER_DIR))]
+    if not all(_trusted_dir(directory) for directory in [tree, *directories]):
         return None
     files: dict[str, tuple[str, int]] = {}
     for index, row in enumerate(listed):
@@ -299,7 +314,7 @@ def _checked(
         ):
             return None
         try:
-            st = os.lstat(f"{tree}/{index}")
+            st = os.lstat(member_name(tree, index))
         except OSError:
             return None
         if not (

@@ -1,0 +1,141 @@
+"""Wheels unpacked into the cache while the rest of a plan downloads (``prestage``): the
+entries are whole and the install links them; a bad wheel leaves nothing for the install
+to trust and is reported by the install, as without prestaging; stopping leaves no
+half-built tree."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.installer.envs import wn
+from tests.installer.test_one_pass_install import rich_wheel, tampered
+from tests.installer.wheels import build_wheel
+from wheelnext.installer.archive import inspect_archive
+from wheelnext.installer.prestage import Prestager
+from wheelnext.installer.staging import PER_DIR, Stopped, expected_members
+from wheelnext.installer.unpacked_cache import MANIFEST, UnpackedCache, wheel_sha256
+
+
+def entries(cache: Path) -> list[str]:
+    """The cache's entries (by sha256); temporary builds and locks start with a dot."""
+    found = cache.iterdir() if cache.exists() else ()
+    return sorted(p.name for p in found if not p.name.startswith("."))
+
+
+def leftovers(cache: Path) -> list[str]:
+    """Temporary builds left in the cache."""
+    found = cache.iterdir() if cache.exists() else ()
+    return sorted(p.name for p in found if p.name.startswith(".build-"))
+
+
+def test_wheels_added_are_whole_cache_entries_after_finish(built: Path, tmp_path: Path) -> None:
+    wheels = [
+        build_wheel(built, f"part{i}", "1.0", files={f"part{i}/m{j}.py": b"x\n" for j in range(9)})
+        for i in range(5)
+    ]
+    cache = tmp_path / "cache"
+    with Prestager(cache) as prestage:
+        for wheel in wheels:
+            prestage.add(wheel)
+    assert entries(cache) == sorted(wheel_sha256(w) for w in wheels)
+    assert leftovers(cache) == []
+    again = UnpackedCache(cache)  # a later run finds them whole: nothing is built again
+    for wheel in wheels:
+        info = inspect_archive(wheel)
+        assert (cache / wheel_sha256(wheel) / MANIFEST).is_file()
+        assert again.info(wheel) == info
+        tree = again.get(wheel, info, expected_members(info))
+        assert tree is not None
+        assert tree.cached
+
+
+def test_a_tampered_wheel_gets_no_entry_and_the_install_reports_it(
+    built: Path, tmp_path: Path
+) -> None:
+    """Prestaging says nothing about a bad wheel; the install meets it again and reports
+    it as it always did (one line, exit 1, nothing installed), and the cache holds
+    only the good wheel."""
+    good = build_wheel(built, "good", "1.0", files={"good/__init__.py": b"x = 1\n"})
+    wheel = rich_wheel(built)
+    bad = tampered(wheel, "demo/sub/mod.py", b"X = 'evil'\n")
+    wheel.unlink()
+    bad.replace(wheel)
+    cache = tmp_path / "cache"
+    proc = wn(
+        "install", "demo", "good", "--no-index", "--find-links", str(built),
+        "--target", str(tmp_path / "env"), "--cache-dir", str(cache),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        "wn install: error: demo-1.0-py3-none-any.whl: member 'demo/sub/mod.py' does not "
+        "match its RECORD hash or size"
+    ]
+    assert not (tmp_path / "env").exists() or not any((tmp_path / "env").iterdir())
+    assert entries(cache / "unpacked") == [wheel_sha256(good)]
+    assert leftovers(cache / "unpacked") == []
+
+
+def test_a_cache_that_cannot_be_written_is_said_once(built: Path, tmp_path: Path) -> None:
+    for i in range(3):
+        build_wheel(built, f"part{i}", "1.0", files={f"part{i}/a.py": b"x = 1\n"})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "unpacked").write_bytes(b"not a directory")
+    proc = wn(
+        "install", "part0", "part1", "part2", "--no-index", "--find-links", str(built),
+        "--target", str(tmp_path / "env"), "--cache-dir", str(cache),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, proc.stderr
+    assert f"{cache / 'unpacked'}: cache not usable" in warnings[0]
+    assert sorted(p.name for p in (tmp_path / "env").iterdir() if p.is_dir()) == [
+        "part0",
+        "part0-1.0.dist-info",
+        "part1",
+        "part1-1.0.dist-info",
+        "part2",
+        "part2-1.0.dist-info",
+    ]
+
+
+def test_a_stopped_build_leaves_neither_entry_nor_temporary_tree(
+    built: Path, tmp_path: Path
+) -> None:
+    files = {f"many/m{i:04}.py": b"N = 1\n" for i in range(PER_DIR * 2)}
+    wheel = build_wheel(built, "many", "1.0", files=files)
+    info = inspect_archive(wheel)
+    cache = UnpackedCache(tmp_path / "cache")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        cache.get(wheel, info, expected_members(info), stop=stop)
+    assert entries(tmp_path / "cache") == []
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_cancel_waits_for_running_builds_and_drops_queued_ones(
+    built: Path, tmp_path: Path
+) -> None:
+    """Whatever point each wheel had reached, after ``cancel`` every entry is whole (it
+    was finished before the stop) or absent, and no temporary tree is left."""
+    wheels = [
+        build_wheel(
+            built, f"big{i}", "1.0", files={f"big{i}/m{j:04}.py": b"N = 1\n" for j in range(600)}
+        )
+        for i in range(8)
+    ]
+    cache = tmp_path / "cache"
+    prestage = Prestager(cache, workers=2)
+    for wheel in wheels:
+        prestage.add(wheel)
+    prestage.cancel()
+    prestage.add(wheels[0])  # after cancel: ignored
+    assert leftovers(cache) == []
+    for entry in entries(cache):
+        assert (cache / entry / MANIFEST).is_file()
+    assert len(entries(cache)) < len(wheels)  # the queued ones never began
