@@ -118,9 +118,7 @@ def test_a_stopped_build_leaves_neither_entry_nor_temporary_tree(
     assert leftovers(tmp_path / "cache") == []
 
 
-def test_cancel_waits_for_running_builds_and_drops_queued_ones(
-    built: Path, tmp_path: Path
-) -> None:
+def test_cancel_waits_for_running_builds_and_drops_queued_ones(built: Path, tmp_path: Path) -> None:
     """Whatever point each wheel had reached, after ``cancel`` every entry is whole (it
     was finished before the stop) or absent, and no temporary tree is left."""
     wheels = [

@@ -115,7 +115,8 @@ class UnpackedCache:
             self.root.mkdir(parents=True, exist_ok=True)
             lock = self._lock(key)
         except OSError as exc:
-            return self._not_usable(exc)
+            self._not_usable(exc)
+            return None
         with lock:
             self._docs.pop(entry.name, None)  # another wn may have built it meanwhile
             found = self._load(entry, info, members, wheel.name)
@@ -126,7 +127,8 @@ class UnpackedCache:
                 self._sweep()
                 build = Path(tempfile.mkdtemp(prefix=BUILDING, dir=self.root))
             except OSError as exc:
-                return self._not_usable(exc)
+                self._not_usable(exc)
+                return None
             try:
                 unpacked = unpack(wheel, info, build / TREE, expect=expect, stop=stop)
                 doc = _write_manifest(build, unpacked, info_to_json(info, wheel.name))
