@@ -177,7 +177,8 @@ def compare_installers(wheel: Path, runs: int) -> None:
                 target = Path(tmp) / f"{tool}{run}"
                 results[tool].append(measured(command(target)))
                 counts[tool] = members(target)
-                shutil.rmtree(target)
+                # kept until the end: a deletion makes the next run's file creations
+                # slower on this machine's ext4 (see install.py's docstring)
     print(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB; files installed: {counts}")
     print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"medians of {runs} interleaved runs")

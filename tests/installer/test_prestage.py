@@ -137,3 +137,21 @@ def test_cancel_waits_for_running_builds_and_drops_queued_ones(built: Path, tmp_
     for entry in entries(cache):
         assert (cache / entry / MANIFEST).is_file()
     assert len(entries(cache)) < len(wheels)  # the queued ones never began
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["kept", "forced"])
+def test_a_wheel_installed_at_its_version_is_not_unpacked_unless_forced(
+    built: Path, tmp_path: Path, force: bool
+) -> None:
+    """Nothing is unpacked for a project the environment already has at the chosen
+    version (it is kept); ``--force-reinstall`` reinstalls it, from the cache."""
+    wheel = build_wheel(built, "same", "1.0", files={"same/__init__.py": b"x = 1\n"})
+    args = ("install", "same", "--no-index", "--find-links", str(built))
+    args += ("--target", str(tmp_path / "env"))
+    first = wn(*args, "--cache-dir", str(tmp_path / "first"))
+    assert first.returncode == 0, first.stderr
+    again = wn(*args, "--cache-dir", str(tmp_path / "second"), *["--force-reinstall"] * force)
+    assert again.returncode == 0, again.stderr
+    unpacked = tmp_path / "second" / "unpacked"
+    assert entries(unpacked) == ([wheel_sha256(wheel)] if force else [])
+    assert ("Installed same 1.0" in again.stdout) is force

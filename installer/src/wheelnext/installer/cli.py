@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
     from wheelnext.installer.report import build_report, check_report_path, write_report
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
-    from wheelnext.installer.transaction import install_all
+    from wheelnext.installer.transaction import install_all, installed, version_of
 
     if any(is_lock_name(Path(p).name) for p in args.requirement):  # PEP 751: no resolving
         from wheelnext.installer.cli_lock import install_from_lock
@@ -161,10 +161,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         tempfile.TemporaryDirectory(prefix="wheelnext-") as work,
     ):
         finder = DirectFinder(indexes, selector, target, http, Path(work), direct=direct)
+        present = installed(target)
         if not (args.force_reinstall or args.reinstall_variants):  # variant drift: keep
-            from wheelnext.installer.transaction import installed
-
-            finder.keep_installed(installed(target))  # and resolve its own dependencies
+            finder.keep_installed(present)  # and resolve its own dependencies
         provider = OptionsProvider(
             finder,
             target.markers,
@@ -184,10 +183,16 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         if args.report:
             write_report(args.report, build_report(resolution, metadata, target))
         cache = cache_dir(args.cache_dir, args.no_cache)
-        # unpacked into the cache as they arrive (not for a dry run: it writes nothing)
+        # unpacked into the cache as they arrive (not for a dry run: it writes nothing),
+        # unless installed already at that version (then they are kept, unless forced)
         prestage = None if args.dry_run or cache is None else Prestager(cache)
+        forced = args.force_reinstall or args.reinstall_variants
+
+        def fetched(chosen: Chosen, path: Path) -> None:
+            if prestage is not None and (forced or version_of(present, chosen) != chosen.version):
+                prestage.add(path)
+
         with prestage or contextlib.nullcontext():
-            fetched = None if prestage is None else prestage.add
             wheels = _download(finder, plan, quiet=args.quiet or args.dry_run, fetched=fetched)
         if args.dry_run:  # every check the real run makes, then its decision, said
             from wheelnext.installer.install_options import decide, dry_run
@@ -244,7 +249,7 @@ def _download(
     finder: Finder,
     plan: Sequence[Chosen],
     quiet: bool,
-    fetched: Callable[[Path], None] | None = None,
+    fetched: Callable[[Chosen, Path], None] | None = None,
 ) -> dict[str, Path]:
     """Every wheel of the plan, verified, ``DOWNLOADS`` at a time, the largest first,
     each handed to ``fetched`` as it arrives; with a progress bar (rich) on stderr when it
@@ -276,7 +281,7 @@ def _download(
         with cancellable(stop):
             path = finder.fetch(chosen.located, advance)
         if fetched is not None:
-            fetched(path)
+            fetched(chosen, path)
         return path
 
     with progress or contextlib.nullcontext():

@@ -26,7 +26,7 @@ import itertools
 import logging
 import os
 import sys
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
@@ -457,10 +457,7 @@ def install_all(
     links = NO_LINKS
     present = installed(target)
     todo = [
-        c
-        for c in plan
-        if canonicalize_name(c.name) in force
-        or _version_of(present.get(canonicalize_name(c.name))) != c.version
+        c for c in plan if canonicalize_name(c.name) in force or version_of(present, c) != c.version
     ]
     with transaction(target) as tx:
         # every wheel verified before any old file moves; several at once (their files'
@@ -504,7 +501,9 @@ def _cost(info: ArchiveInfo) -> int:
     return len(info.members) * CREATE_COST + info.uncompressed_size
 
 
-def _version_of(dist: Distribution | None) -> Version | None:
+def version_of(present: Mapping[str, Distribution], chosen: Chosen) -> Version | None:
+    """The version of ``chosen``'s project installed (``installed``), if any and valid."""
+    dist = present.get(canonicalize_name(chosen.name))
     try:
         return None if dist is None else Version(dist.version)
     except InvalidVersion:
