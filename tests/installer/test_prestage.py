@@ -5,6 +5,7 @@ half-built tree."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tests.installer.envs import wn
 from tests.installer.test_one_pass_install import rich_wheel, tampered
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.archive import inspect_archive
+from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.file_identity import identity
 from wheelnext.installer.prestage import Prestager
 from wheelnext.installer.staging import PER_DIR, Stopped, expected_members
 from wheelnext.installer.unpacked_cache import MANIFEST, UnpackedCache, wheel_sha256
@@ -146,8 +149,8 @@ def test_a_wheel_installed_at_its_version_is_not_unpacked_unless_forced(
     """Nothing is unpacked for a project the environment already has at the chosen
     version (it is kept); ``--force-reinstall`` reinstalls it, from the cache."""
     wheel = build_wheel(built, "same", "1.0", files={"same/__init__.py": b"x = 1\n"})
-    args = ("install", "same", "--no-index", "--find-links", str(built))
-    args += ("--target", str(tmp_path / "env"))
+    args = ["install", "same", "--no-index", "--find-links", str(built)]
+    args += ["--target", str(tmp_path / "env")]
     first = wn(*args, "--cache-dir", str(tmp_path / "first"))
     assert first.returncode == 0, first.stderr
     again = wn(*args, "--cache-dir", str(tmp_path / "second"), *["--force-reinstall"] * force)
@@ -155,3 +158,69 @@ def test_a_wheel_installed_at_its_version_is_not_unpacked_unless_forced(
     unpacked = tmp_path / "second" / "unpacked"
     assert entries(unpacked) == ([wheel_sha256(wheel)] if force else [])
     assert ("Installed same 1.0" in again.stdout) is force
+
+
+def test_an_interrupt_while_waiting_stops_every_build(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the install waits for the last wheels to unpack: the queued ones never
+    begin, the running ones stop, and no thread is left to go on unpacking while the
+    process exits."""
+    import wheelnext.installer.prestage as prestage_module
+
+    wheels = [
+        build_wheel(
+            built, f"big{i}", "1.0", files={f"big{i}/m{j:04}.py": b"N\n" for j in range(400)}
+        )
+        for i in range(6)
+    ]
+    cache = tmp_path / "cache"
+    prestage = Prestager(cache, workers=1)
+    for wheel in wheels:
+        prestage.add(wheel)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prestage_module, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prestage.finish()
+    assert [t for t in threading.enumerate() if t.name.startswith("wn-prestage")] == []
+    assert leftovers(cache) == []
+    assert len(entries(cache)) < len(wheels)
+
+
+def test_a_cache_key_names_the_bytes_unpacked_under_it(built: Path, tmp_path: Path) -> None:
+    """A wheel file replaced at the same path after its key was hashed (say while it
+    was being unpacked in the background): unpacking under the old key is refused, and
+    the new bytes get their own key, so no entry holds other bytes than its name says."""
+    first = build_wheel(built / "a", "same", "1.0", files={"same/x.py": b"WHO = 'first'\n"})
+    other = build_wheel(built / "b", "same", "1.0", files={"same/x.py": b"WHO = 'other'\n"})
+    wheel = tmp_path / "links" / first.name
+    wheel.parent.mkdir()
+    shutil.copyfile(first, wheel)
+    cache = UnpackedCache(tmp_path / "cache")
+    before = identity(wheel)
+    assert cache.info(wheel, before) is None  # no entry yet; its key is hashed
+    shutil.copyfile(other, tmp_path / "swap")
+    (tmp_path / "swap").replace(wheel)
+    info = inspect_archive(wheel)
+    with pytest.raises(InstallerError, match=r"same-1\.0-py3-none-any\.whl: changed while being"):
+        cache.get(wheel, info, expected_members(info), before)
+    tree = cache.get(wheel, info, expected_members(info), identity(wheel))
+    assert tree is not None
+    assert entries(tmp_path / "cache") == [wheel_sha256(other)]
+    assert tree.path(list(tree.files).index("same/x.py")).read_bytes() == b"WHO = 'other'\n"
+
+
+def test_a_local_wheel_without_hashes_is_installed_as_it_was_taken(
+    built: Path, tmp_path: Path
+) -> None:
+    """A ``--find-links`` file is remembered as it was when taken, hash or not: replaced
+    before it is unpacked, it is refused, not installed in its new form."""
+    from wheelnext.installer.http import VERIFIED, HttpClient
+
+    wheel = build_wheel(built, "same", "1.0", files={"same/x.py": b"x = 1\n"})
+    got = HttpClient(None).download(wheel.as_uri(), None, tmp_path / "unused", in_place=True)
+    assert got == wheel
+    assert VERIFIED[wheel] == identity(wheel)

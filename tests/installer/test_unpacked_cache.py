@@ -359,3 +359,49 @@ def test_wheels_cached_side_by_side_among_stale_builds_all_reach_the_cache(
         assert not any(leftover.exists() for leftover in leftovers)
         entries = [p for p in (cache / "unpacked").iterdir() if not p.name.startswith(".")]
         assert len(entries) == len(names)
+
+
+@pytest.mark.parametrize("mask", [0o002, 0o022, 0o077])
+def test_entries_made_under_any_umask_are_used_again(
+    wheel_dir: Path, tmp_path: Path, mask: int
+) -> None:
+    """Under a user's usual umask 002 the cache's directories are still not group-writable
+    (the cache trusts no such directory), so a warm install links instead of rebuilding;
+    an executable member gets every x bit on top of what the umask allows."""
+
+    def install_under_umask(target: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "wn"), "install", "demo", "--no-index", "--find-links", str(wheel_dir),
+             "--no-deps", "--target", str(target), "--cache-dir", str(tmp_path / "cache")],
+            capture_output=True, text=True, check=False, timeout=300,
+            preexec_fn=lambda: os.umask(mask),
+        )  # fmt: skip
+
+    first = install_under_umask(tmp_path / "first")
+    assert first.returncode == 0, first.stderr
+    second = install_under_umask(tmp_path / "second")
+    assert second.returncode == 0, second.stderr
+    assert "changed since it was made" not in second.stderr
+    blob = tmp_path / "second" / "demo" / "blob.bin"
+    assert blob.stat().st_ino == cached_files(tmp_path / "cache")["demo/blob.bin"].stat().st_ino
+    assert blob.stat().st_mode & 0o777 == 0o777 & ~mask | 0o111  # shipped executable
+    module = tmp_path / "second" / "demo" / "sub" / "mod.py"
+    assert module.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_unpacking_never_changes_the_umask(
+    wheel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting the process umask, even back at once, would race other threads' file
+    creations (a file made meanwhile would be world-writable): it is never touched."""
+    from wheelnext.installer.archive import inspect_archive
+    from wheelnext.installer.staging import unpack
+
+    def refuse(mask: int) -> int:
+        raise AssertionError("os.umask called while unpacking")
+
+    monkeypatch.setattr(os, "umask", refuse)
+    (wheel,) = wheel_dir.glob("demo-*.whl")
+    tree = unpack(wheel, inspect_archive(wheel), tmp_path / "tree")
+    blob = tree.path(list(tree.files).index("demo/blob.bin"))
+    assert blob.stat().st_mode & 0o111 == 0o111

@@ -683,12 +683,29 @@ class HttpClient:
         if url.startswith("file:"):
             return self._local(url, expected, expected_size, source)
         by_hash = self._by_hash(expected.get("sha256"), "wheels")
+        if by_hash is None:
+            return self._fetch(url, destination, progress, expected, expected_size, source)
         # named as the caller names it (readers take the wheel's name from the path)
-        cached = None if by_hash is None else by_hash / destination.name
-        if cached is not None and cached.is_file() and _matches(cached, expected, url, source):
-            return cached  # checked again on every use: the cache is only a disk
-        # a known hash: download straight into the cache, the one copy ever written
-        final = cached if cached is not None else destination
+        cached = by_hash / destination.name
+        # one process at a time looks at and fills this entry: a file another process
+        # has verified and is reading is never replaced, nor seen half-renamed
+        by_hash.parent.mkdir(parents=True, exist_ok=True)
+        with _entry_lock(by_hash):
+            if cached.is_file() and _matches(cached, expected, url, source):
+                return cached  # checked again on every use: the cache is only a disk
+            # a known hash: download straight into the cache, the one copy ever written
+            return self._fetch(url, cached, progress, expected, expected_size, source)
+
+    def _fetch(  # noqa: PLR0917
+        self,
+        url: str,
+        final: Path,
+        progress: Callable[[int, int | None], None] | None,
+        expected: Mapping[str, str],
+        expected_size: int | None,
+        source: str,
+    ) -> Path:
+        """Download ``url`` to ``final`` (through a partial file beside it), verified."""
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
         hasher = Hasher(expected, url, source)
@@ -747,6 +764,8 @@ class HttpClient:
             raise InstallerError(f"{url}: larger than the {expected_size} bytes declared")
         if expected and not _matches(path, expected, url, source, raise_error=True):
             raise AssertionError("unreachable")
+        if not expected:  # no hash to check: the file as it is now is the one installed
+            _remember(path)
         return path
 
     @staticmethod
@@ -803,9 +822,31 @@ def _matches(
 
 
 # the identity (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of each file whose hashes
-# were verified, as it was then: the installer refuses a wheel that changed since
-# (``transaction.install_all``, ``staging.check_unchanged``)
+# were verified (a local file without hashes: taken), as it was then: the installer refuses
+# a wheel that changed since (``transaction.install_all``, ``staging.check_unchanged``)
 VERIFIED: dict[Path, FileIdentity] = {}
+
+
+@contextmanager
+def _entry_lock(entry: Path) -> Iterator[None]:
+    """Hold the lock of a by-hash cache entry (``{entry}.lock`` beside it) across
+    processes; while waiting for it, this thread's stop event (``cancellable``) is seen
+    within ``STOP_POLL`` seconds, as while waiting for a server."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(entry.with_name(f"{entry.name}.lock"), mode=0o600)
+    stop: threading.Event | None = getattr(_local, "stop", None)
+    while True:
+        try:
+            lock.acquire(timeout=STOP_POLL)
+            break
+        except Timeout:
+            if stop is not None and stop.is_set():
+                raise Cancelled("the download was cancelled") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _remember(path: Path) -> None:

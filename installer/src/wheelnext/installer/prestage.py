@@ -60,10 +60,14 @@ class Prestager:
             pass  # reported by the install, which unpacks it again
 
     def finish(self) -> None:
-        """Wait for every wheel added so far."""
-        with self._lock:
-            futures = list(self._futures)
-        wait(futures)
+        """Wait for every wheel added so far; interrupted meanwhile, ``cancel``."""
+        try:
+            with self._lock:
+                futures = list(self._futures)
+            wait(futures)
+        except BaseException:
+            self.cancel()
+            raise
         self._pool.shutdown(wait=True)
 
     def cancel(self) -> None:

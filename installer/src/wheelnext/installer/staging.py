@@ -79,12 +79,6 @@ def check_unchanged(wheel: Path, expect: FileIdentity, fd: int | None = None) ->
         raise InstallerError(f"{wheel.name}: changed while being installed")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def installed_members(info: ArchiveInfo, infos: list[Any]) -> list[Any]:
     """The members installing writes as they are, in archive order: no directories, not
     RECORD (written anew) and nothing below ``__pycache__`` (the installer library skips
@@ -115,7 +109,6 @@ class _Writer:
         self.info = info
         self.root = root
         self.errors = corrupt_errors()
-        self.umask = _umask()
         self.failed = threading.Event()
         self.stop = stop or self.failed  # the caller's: no member is begun once it is set
         self.signatures = frozenset(f"{info.dist_info}/{s}" for s in SIGNATURES)
@@ -151,8 +144,10 @@ class _Writer:
                     if other is not None:
                         other.update(chunk)
                     _write(fd, chunk, where)
-            if executable:
-                os.fchmod(fd, 0o777 & ~self.umask | 0o111)
+            if executable:  # as the umask made it (0o666 & ~umask), with every x bit:
+                # what 0o777 & ~umask | 0o111 gives, without reading the umask (setting
+                # it, even back, races other threads' file creations)
+                os.fchmod(fd, os.fstat(fd).st_mode & 0o777 | 0o111)
         except InstallerError:
             raise
         except self.errors as exc:
@@ -217,7 +212,7 @@ def unpack(
     Each directory of ``PER_DIR`` members is written by one of up to ``workers`` threads,
     the costliest first (files to create, bytes to inflate): no two threads create files
     in one directory, and a large member inflates beside the small files."""
-    root.mkdir()
+    root.mkdir(mode=0o755)  # never group-writable: the cache trusts no such directory
     errors = corrupt_errors()
     try:
         with open_zip(wheel) as archive:
@@ -232,7 +227,7 @@ def unpack(
             numbered = list(enumerate(members))
             groups = [numbered[i : i + PER_DIR] for i in range(0, len(numbered), PER_DIR)]
             for number in range(len(groups)):
-                (root / str(number)).mkdir()
+                (root / str(number)).mkdir(mode=0o755)
             results = _write_groups(writer, groups, workers)
             check_unchanged(wheel, opened, fd)
     except InstallerError:

@@ -374,24 +374,28 @@ def check_plan(
     *,
     contents: bool = True,
     cache: UnpackedCache | None = None,
+    expect: Mapping[str, FileIdentity] | None = None,
 ) -> dict[str, ArchiveInfo]:
     """Every check of ``plan``'s wheels made before anything is written (``--dry-run``
     runs them too): archives, variant.json vs label and variants.json, file paths vs
     this target. ``contents=False``: member contents are left to the one pass that
     installs them (``Transaction.stage``), which checks them before anything is visible;
     then ``cache`` may hold the archive checks' findings from when it unpacked the same
-    wheel (same sha256, same filename), so its zip is not read again. The checks against
-    this target (variants, destinations) always run."""
+    wheel (same sha256, same filename), so its zip is not read again; ``expect``: each
+    wheel's file as it was verified, by filename. The checks against this target
+    (variants, destinations) always run."""
     from wheelnext.installer.archive import check_destinations
     from wheelnext.installer.variant_wheels import check_variant_wheel
 
-    def check(wheel: Path) -> ArchiveInfo:
+    def check(chosen: Chosen) -> ArchiveInfo:
+        wheel = wheels[chosen.filename]
         if contents:
             return check_archive(wheel)
-        found = None if cache is None else cache.info(wheel)
+        checked = None if expect is None else expect.get(chosen.filename)
+        found = None if cache is None else cache.info(wheel, checked)
         return found if found is not None else inspect_archive(wheel)
 
-    infos = {c.filename: check(wheels[c.filename]) for c in plan}
+    infos = {c.filename: check(c) for c in plan}
     for c in plan:
         info = infos[c.filename]
         if not _plain(wheels[c.filename], info):  # a plain wheel: nothing to compare
@@ -453,7 +457,7 @@ def install_all(
             raise InstallerError(
                 f"{wheels[c.filename]}: cannot read it ({exc.strerror or exc})"
             ) from None
-    infos = check_plan(plan, wheels, target, contents=False, cache=unpacked_cache)
+    infos = check_plan(plan, wheels, target, contents=False, cache=unpacked_cache, expect=stats)
     links = NO_LINKS
     present = installed(target)
     todo = [

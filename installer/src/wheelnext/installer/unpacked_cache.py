@@ -42,7 +42,7 @@ from typing import Any
 
 from wheelnext.installer.archive import ArchiveInfo
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.file_identity import FileIdentity
+from wheelnext.installer.file_identity import FileIdentity, identity
 from wheelnext.installer.staging import PER_DIR, Unpacked, member_name, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
@@ -55,12 +55,22 @@ STALE_BUILD_S = 3600  # a temporary build older than this was left by a killed w
 MAX_MANIFEST = 64 * 1024 * 1024
 
 
-def wheel_sha256(wheel: Path) -> str:
-    """The wheel file's sha256 (hex), read in chunks."""
+def wheel_sha256(wheel: Path, expect: FileIdentity | None = None) -> str:
+    """The wheel file's sha256 (hex), read in chunks; a file that is not ``expect`` (when
+    given) or changes while it is read is refused: a cache key must name the very bytes
+    later unpacked under it."""
     digest = hashlib.sha256()
-    with wheel.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
+    try:
+        with wheel.open("rb") as stream:
+            before = identity(stream.fileno())
+            if expect is not None and before != expect:
+                raise InstallerError(f"{wheel.name}: changed while being installed")
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+            if identity(stream.fileno()) != before:
+                raise InstallerError(f"{wheel.name}: changed while being installed")
+    except OSError as exc:
+        raise InstallerError(f"{wheel}: cannot read it ({exc.strerror or exc})") from None
     return digest.hexdigest()
 
 
@@ -69,7 +79,8 @@ class UnpackedCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._keys: dict[Path, str] = {}  # wheel -> sha256, hashed once per run
+        # (wheel, its identity) -> sha256: hashed once per run and per version of the file
+        self._keys: dict[tuple[Path, FileIdentity], str] = {}
         self._docs: dict[str, Any] = {}  # sha256 -> its MANIFEST, read once per run
         self._sweeping = threading.Lock()
         self._swept = False
@@ -78,17 +89,19 @@ class UnpackedCache:
     def entry(self, key: str) -> Path:
         return self.root / key
 
-    def key(self, wheel: Path) -> str:
-        """The wheel's sha256, computed once per run."""
-        key = self._keys.get(wheel)
+    def key(self, wheel: Path, expect: FileIdentity) -> str:
+        """The sha256 of ``wheel``, which must still be the file ``expect`` describes
+        (else "changed while being installed"); hashed once per run and file identity."""
+        key = self._keys.get((wheel, expect))
         if key is None:
-            key = self._keys[wheel] = wheel_sha256(wheel)
+            key = self._keys[(wheel, expect)] = wheel_sha256(wheel, expect)
         return key
 
-    def info(self, wheel: Path) -> ArchiveInfo | None:
+    def info(self, wheel: Path, expect: FileIdentity | None = None) -> ArchiveInfo | None:
         """What ``inspect_archive`` found in ``wheel`` when its entry was built (same bytes,
-        same filename), if the entry has it whole; else None (the caller inspects)."""
-        doc = self._manifest(self.entry(self.key(wheel)))
+        same filename), if the entry has it whole; else None (the caller inspects).
+        ``expect``: the file as it was checked (else as it is now)."""
+        doc = self._manifest(self.entry(self.key(wheel, expect or _identity(wheel))))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             return None
         return info_from_json(doc.get("info"), wheel.name)
@@ -106,7 +119,8 @@ class UnpackedCache:
         replacing an entry hold its lock (``.locks/{sha256}.lock``): a wn that finds it
         missing or damaged waits, looks again and uses a whole entry another wn made.
         ``stop`` set: building stops (``staging.Stopped``), its temporary tree removed."""
-        key = self.key(wheel)
+        expect = expect or _identity(wheel)  # what the key is the hash of, and unpacked
+        key = self.key(wheel, expect)
         entry = self.entry(key)
         found = self._load(entry, info, members, wheel.name)
         if found is not None or self._unusable:
@@ -229,6 +243,14 @@ class UnpackedCache:
                         continue
                     if old:
                         _discard(Path(item.path))
+
+
+def _identity(wheel: Path) -> FileIdentity:
+    """``wheel``'s identity now; a file that cannot be read is a one-line error."""
+    try:
+        return identity(wheel)
+    except OSError as exc:
+        raise InstallerError(f"{wheel}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _trusted_file(st: os.stat_result) -> bool:
