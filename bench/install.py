@@ -123,6 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default %(default)s)")
     args = parser.parse_args()
+    for tool in ("wn", "uv"):
+        if not (BIN / tool).exists():
+            sys.exit(f"{BIN / tool}: not found; install the dev group (README, command 2)")
     wheels = fetch_wheels()
     CACHE.mkdir(exist_ok=True)
     # work under bench/.cache: the same file system as the caches, as for a user
@@ -143,7 +146,7 @@ def main() -> None:
             if got != expected:
                 sys.exit(f"{tool} installed {sorted(got ^ expected)} unlike the others")
         assert expected is not None
-        print(f"{len(wheels)} wheels downloaded, {len(expected)} distributions installed")
+        print(f"{len(wheels)} wheels on the index, {len(expected)} distributions installed")
         n = 0
         for run in range(args.runs):
             order = list(tools.items())
@@ -161,7 +164,10 @@ def main() -> None:
                     if mode == "cold" and cache.exists():  # pip makes none for local files
                         cache.rename(trash / cache.name)
     median = {key: statistics.median(values) for key, values in times.items()}
-    print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, ")
+    print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    for command in ([str(BIN / "uv")], [sys.executable, "-m", "pip"]):
+        said = subprocess.run([*command, "--version"], check=True, capture_output=True, text=True)
+        print(said.stdout.strip())
     print(f"medians of {args.runs} interleaved runs")
     print("| case | wn | uv | pip | wn / uv | wn / pip |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -278,6 +278,7 @@ def test_a_cached_file_others_can_write_is_not_used(wheel_dir: Path, tmp_path: P
     proc = install_proc(wheel_dir, tmp_path / "second", cache)
     assert proc.returncode == 0, proc.stderr
     assert "demo-1.0-py3-none-any.whl: cache entry changed since it was made" in proc.stderr
+    assert proc.stderr.count("changed since it was made") == 1  # said once, not per look
     installed = tmp_path / "second" / "demo" / "sub" / "mod.py"
     assert installed.stat().st_ino != old  # the entry was built again: a new file
     assert installed.stat().st_ino == cached_files(cache)["demo/sub/mod.py"].stat().st_ino

@@ -331,6 +331,8 @@ def test_output_names_sources_by_url_or_path_and_variants_by_hardware(
         f"Installed solo 1.0 from {links}",
     ]
     assert f"wn install: solo: from group {pypi}, {links}\n" in proc.stderr
+    verbose = [line for line in proc.stderr.splitlines() if ": from group " in line]
+    assert len(verbose) == len(set(verbose)) == 4  # each project's decision said once
     assert "index-url" not in proc.stderr
     assert "find-links-" not in proc.stderr
 

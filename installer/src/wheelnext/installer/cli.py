@@ -63,7 +63,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-default-extras", action="store_true", help="ignore Default-Extra (PEP 771)"
     )
-    p.add_argument("--dry-run", action="store_true", help="resolve and report, install nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="resolve, download and check, and say what would change; install nothing "
+        "(downloads are kept in the cache; nothing is unpacked)",
+    )
     p.add_argument(
         "--report",
         metavar="FILE",
@@ -90,7 +95,10 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--cache-dir", type=Path, metavar="DIR", help=CACHE_DIR_HELP)
     p.add_argument(
-        "--no-cache", action="store_true", help="cache no HTTP response and no unpacked wheel"
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the cache (HTTP responses, wheels, unpacked wheels); "
+        "--cache-dir is then ignored",
     )
     p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
     p.add_argument("--timeout", action=Seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
@@ -100,7 +108,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait at most this long for another wn on the same environment (default: forever)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only warnings and errors: no result lines, no progress bar",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     from wheelnext.installer.install_options import add_install_options
 

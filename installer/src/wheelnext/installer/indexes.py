@@ -147,7 +147,12 @@ class IndexSet:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheelnext-index")
         self._pages: dict[tuple[str, str], Future[ProjectPage | _Absent]] = {}
         self._lock = threading.Lock()
-        self.log: list[str] = []
+        self.log: list[str] = []  # what -v shows: each decision once, in order
+
+    def _note(self, line: str) -> None:
+        """Log a decision about a project (asked for again later: said once)."""
+        if line not in self.log:
+            self.log.append(line)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -233,9 +238,9 @@ class IndexSet:
             if found is None:
                 continue
             if self.config.strategy != "candidates" or any(viable(f.file) for f in found.files):
-                self.log.append(f"{project}: from group {group.name}")
+                self._note(f"{project}: from group {group.name}")
                 return found
-            self.log.append(f"{project}: group {group.name} has no viable file, falling through")
+            self._note(f"{project}: group {group.name} has no viable file, falling through")
         return ProjectFiles(project, (), None)
 
     def _from_group(
@@ -254,7 +259,7 @@ class IndexSet:
                 raise IndexUnavailable(
                     f"index group {group.name} is unreachable: " + "; ".join(str(e) for e in errors)
                 )
-            self.log.append(f"{project}: group {group.name} unreachable, falling through")
+            self._note(f"{project}: group {group.name} unreachable, falling through")
             return None
         for error in errors:
             LOG.warning("%s (continuing with the rest of group %s)", error, group.name)

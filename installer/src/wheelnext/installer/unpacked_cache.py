@@ -133,7 +133,7 @@ class UnpackedCache:
             return None
         with lock:
             self._docs.pop(entry.name, None)  # another wn may have built it meanwhile
-            found = self._load(entry, info, members, wheel.name)
+            found = self._load(entry, info, members, wheel.name, warn=False)  # said above
             if found is not None:
                 return found
             self._docs.pop(entry.name, None)
@@ -178,7 +178,7 @@ class UnpackedCache:
             raise OSError(f"{locks} is a link, not yours, or writable by others")
         return FileLock(locks / f"{key}.lock", mode=0o600)
 
-    def _manifest(self, entry: Path) -> Any:
+    def _manifest(self, entry: Path, *, warn: bool = True) -> Any:
         """The entry's parsed MANIFEST (read once per run); None if absent, damaged or
         not to be trusted (a link, not this user's, writable by others)."""
         if entry.name in self._docs:
@@ -199,25 +199,34 @@ class UnpackedCache:
         except NotADirectoryError:
             pass  # the cache directory is no directory: said once, by ``get``
         except FileNotFoundError:
-            if os.path.lexists(entry):
+            if os.path.lexists(entry) and warn:
                 LOG.info("%s: half-built cache entry; building it again", entry)
         except (OSError, ValueError) as exc:
-            LOG.warning("%s: damaged cache entry (%s); building it again", entry, exc)
+            if warn:
+                LOG.warning("%s: damaged cache entry (%s); building it again", entry, exc)
         self._docs[entry.name] = doc
         return doc
 
     def _load(
-        self, entry: Path, info: ArchiveInfo, members: frozenset[str], filename: str
+        self,
+        entry: Path,
+        info: ArchiveInfo,
+        members: frozenset[str],
+        filename: str,
+        *,
+        warn: bool = True,
     ) -> Unpacked | None:
-        """The entry's tree if its manifest is whole and every file still matches it."""
-        doc = self._manifest(entry)
+        """The entry's tree if its manifest is whole and every file still matches it
+        (``warn``: say why not)."""
+        doc = self._manifest(entry, warn=warn)
         if doc is None:
             return None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            LOG.info("%s: cache entry from an older format; rebuilding", filename)
+            if warn:
+                LOG.info("%s: cache entry from an older format; rebuilding", filename)
             return None
         files = _checked(doc, entry / TREE, info, members)
-        if files is None:
+        if files is None and warn:
             LOG.warning(
                 "%s: cache entry changed since it was made (%s); building it again",
                 filename,
