@@ -165,8 +165,8 @@ def main() -> None:
                         cache.rename(trash / cache.name)
     median = {key: statistics.median(values) for key, values in times.items()}
     print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    for command in ([str(BIN / "uv")], [sys.executable, "-m", "pip"]):
-        said = subprocess.run([*command, "--version"], check=True, capture_output=True, text=True)
+    for asked in ([str(BIN / "uv")], [sys.executable, "-m", "pip"]):
+        said = subprocess.run([*asked, "--version"], check=True, capture_output=True, text=True)
         print(said.stdout.strip())
     print(f"medians of {args.runs} interleaved runs")
     print("| case | wn | uv | pip | wn / uv | wn / pip |")
