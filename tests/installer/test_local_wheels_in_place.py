@@ -109,7 +109,10 @@ def test_cached_downloads_are_reused_without_a_copy(
     assert len(server.requests) == asked
     assert second.samefile(first)
     assert not (tmp_path / "b").exists()  # no copy
-    assert [p for p in cache.rglob("*") if p.is_file()] == [first]
+    # one copy of the wheel; beside its entry only the lock file of that entry
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert [p for p in files if p.suffix != ".lock"] == [first]
+    assert [p.name for p in files if p.suffix == ".lock"] == [f"{digest}.lock"]
     # without in_place the caller gets its own file at the destination (as before)
     copy = HttpClient(cache).download(url, digest, tmp_path / "c" / wheel.name)
     assert copy == tmp_path / "c" / wheel.name

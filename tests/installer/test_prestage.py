@@ -34,6 +34,15 @@ def leftovers(cache: Path) -> list[str]:
     return sorted(p.name for p in found if p.name.startswith(".build-"))
 
 
+def many_member_wheels(built: Path, count: int, members: int) -> list[Path]:
+    """``count`` wheels ``big0``... of ``members`` small modules each (slow to unpack)."""
+    modules = [f"m{j}.py" for j in range(members)]
+    return [
+        build_wheel(built, f"big{i}", "1.0", files={f"big{i}/{m}": b"N\n" for m in modules})
+        for i in range(count)
+    ]
+
+
 def test_wheels_added_are_whole_cache_entries_after_finish(built: Path, tmp_path: Path) -> None:
     wheels = [
         build_wheel(built, f"part{i}", "1.0", files={f"part{i}/m{j}.py": b"x\n" for j in range(9)})
@@ -124,12 +133,7 @@ def test_a_stopped_build_leaves_neither_entry_nor_temporary_tree(
 def test_cancel_waits_for_running_builds_and_drops_queued_ones(built: Path, tmp_path: Path) -> None:
     """Whatever point each wheel had reached, after ``cancel`` every entry is whole (it
     was finished before the stop) or absent, and no temporary tree is left."""
-    wheels = [
-        build_wheel(
-            built, f"big{i}", "1.0", files={f"big{i}/m{j:04}.py": b"N = 1\n" for j in range(600)}
-        )
-        for i in range(8)
-    ]
+    wheels = many_member_wheels(built, count=8, members=600)
     cache = tmp_path / "cache"
     prestage = Prestager(cache, workers=2)
     for wheel in wheels:
@@ -168,12 +172,7 @@ def test_an_interrupt_while_waiting_stops_every_build(
     process exits."""
     import wheelnext.installer.prestage as prestage_module
 
-    wheels = [
-        build_wheel(
-            built, f"big{i}", "1.0", files={f"big{i}/m{j:04}.py": b"N\n" for j in range(400)}
-        )
-        for i in range(6)
-    ]
+    wheels = many_member_wheels(built, count=6, members=400)
     cache = tmp_path / "cache"
     prestage = Prestager(cache, workers=1)
     for wheel in wheels:

@@ -93,7 +93,8 @@ def test_a_wheel_edited_in_place_with_size_and_mtime_kept_is_refused(
         ):
             tx.install(wheel, info, unpacked=tx.stage(wheel, info, cache, checked))
         assert not list(root.rglob("*.py"))
-    assert not [p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]
+    made = list((tmp_path / "cache").iterdir()) if (tmp_path / "cache").exists() else []
+    assert not [p for p in made if not p.name.startswith(".")]  # no entry of other bytes
 
 
 def test_a_cache_hit_for_a_wheel_changed_since_its_checks_is_refused(

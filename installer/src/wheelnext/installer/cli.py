@@ -283,7 +283,8 @@ def _download(
         if stop.is_set():
             raise Cancelled("another download failed")
         size = chosen.located.file.size
-        task = None if progress is None else progress.add_task(chosen.filename, total=size)
+        local = chosen.located.file.url.startswith("file:")  # read in place: no bar
+        task = None if progress is None or local else progress.add_task(chosen.filename, total=size)
 
         def advance(done: int, total: int | None) -> None:
             if stop.is_set():
@@ -309,10 +310,12 @@ def _progress_bar() -> Progress:
     """The downloads' bar on stderr, shown only on a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from rich.table import Column
 
     console = Console(stderr=True)
+    name = Column(max_width=48, no_wrap=True, overflow="ellipsis")  # room for the bar
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=name),
         BarColumn(),
         DownloadColumn(),
         console=console,
