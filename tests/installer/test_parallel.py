@@ -4,6 +4,7 @@ that watch ``stop`` stopped, calls not yet started never started."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,3 +104,32 @@ def test_the_journal_begins_once_when_threads_stage_together(tmp_path: Path) -> 
         assert set(run_all([ask] * 8, workers=8)) == {journal.staging_root}
         journal.rollback()
         assert list((tmp_path / str(attempt)).iterdir()) == []
+
+
+def test_a_call_that_gave_up_because_of_another_reports_the_other() -> None:
+    """A call that ends first with a ``stopped`` failure (it saw the stop another call's
+    failure set) is not what is reported: once every call has ended, the failure that
+    stopped it is."""
+
+    class GaveUp(Exception):
+        pass
+
+    stop = threading.Event()
+    real_failure_set_stop = threading.Event()
+
+    def real() -> str:
+        stop.set()  # as a failing call's own ``except`` does, before it is raised
+        real_failure_set_stop.set()
+        time.sleep(0.3)  # ... and its future is marked failed only later
+        raise ValueError("the real failure")
+
+    def gives_up() -> str:
+        real_failure_set_stop.wait(5)
+        raise GaveUp
+
+    with pytest.raises(ValueError, match="the real failure"):
+        run_all([gives_up, real], workers=2, stop=stop, stopped=(GaveUp,))
+    stop.clear()
+    real_failure_set_stop.clear()
+    with pytest.raises(GaveUp):  # without ``stopped``: the first failure seen, as before
+        run_all([gives_up, real], workers=2, stop=stop)

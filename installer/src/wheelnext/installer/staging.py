@@ -16,12 +16,12 @@ the GIL on large buffers, and a ``ZipFile`` read from a path may be shared betwe
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import stat
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 from wheelnext.installer.archive import ArchiveInfo, corrupt_errors, open_zip
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.file_identity import FileIdentity, identity
-from wheelnext.installer.interrupts import deferred_signals
+from wheelnext.installer.parallel import run_all
 
 CHUNK = 1 << 18  # bytes read, hashed and written at a time: memory stays bounded
 PER_DIR = 128  # members per directory of an unpacked tree: one thread writes each
@@ -242,29 +242,10 @@ def _write_groups(
 ) -> dict[int, tuple[str, int]]:
     """Every group's members written by ``writer`` (groups on up to ``workers`` threads,
     the costliest first); (sha256, size) by member index. The first failure stops the
-    other threads and is raised."""
-    if workers <= 1 or len(groups) <= 1:
-        done = [writer.batch(group) for group in groups]
-    else:
-        groups = sorted(groups, key=_cost, reverse=True)
-        pool = ThreadPoolExecutor(min(workers, len(groups)), thread_name_prefix="wn-unpack")
-        futures: list[Future[list[tuple[str, int]]]] = []
-        try:
-            futures = [pool.submit(writer.batch, group) for group in groups]
-            wait(futures)  # a failure makes the others stop at their next chunk
-        except BaseException:  # an interrupt: the workers stop, and end before it is raised
-            writer.failed.set()
-            for future in futures:
-                future.cancel()
-            with deferred_signals():
-                pool.shutdown(wait=True)
-            raise
-        pool.shutdown(wait=True)
-        for future in futures:  # the failure itself, not a thread told to stop by it
-            failure = future.exception()
-            if failure is not None and not isinstance(failure, Stopped):
-                raise failure
-        done = [future.result() for future in futures]
+    other threads (``writer.failed``) and is raised, not their ``Stopped``."""
+    groups = sorted(groups, key=_cost, reverse=True)
+    calls = [functools.partial(writer.batch, group) for group in groups]
+    done = run_all(calls, workers, writer.failed, "wn-unpack", stopped=(Stopped,))
     return {
         index: result
         for group, results in zip(groups, done, strict=True)
@@ -273,5 +254,11 @@ def _write_groups(
 
 
 def _cost(group: list[tuple[int, Any]]) -> int:
-    """What writing a group takes, in bytes: its files' creation and their sizes."""
-    return sum(CREATE_COST + member.file_size for _, member in group)
+    """``unpack_cost`` of one directory's members."""
+    return unpack_cost(len(group), sum(member.file_size for _, member in group))
+
+
+def unpack_cost(files: int, size: int) -> int:
+    """What unpacking ``files`` files of ``size`` bytes in all takes, in bytes written:
+    creating a file costs about as much as writing ``CREATE_COST`` bytes."""
+    return files * CREATE_COST + size

@@ -48,11 +48,11 @@ from wheelnext.installer.linking import LinkMode, Placer
 from wheelnext.installer.links import Fallback, LinkOutcome, create_links
 from wheelnext.installer.parallel import run_all
 from wheelnext.installer.staging import (
-    CREATE_COST,
     Unpacked,
     check_unchanged,
     expected_members,
     unpack,
+    unpack_cost,
 )
 from wheelnext.installer.target import Target
 from wheelnext.installer.unpacked_cache import UnpackedCache
@@ -467,7 +467,11 @@ def install_all(
         # every wheel verified before any old file moves; several at once (their files'
         # writes and creations wait in the kernel, not for each other), the costliest
         # first: a large wheel started last would be unpacked alone at the end
-        order = sorted(todo, key=lambda c: _cost(infos[c.filename]), reverse=True)
+        def cost(chosen: Chosen) -> int:
+            info = infos[chosen.filename]
+            return unpack_cost(len(info.members), info.uncompressed_size)
+
+        order = sorted(todo, key=cost, reverse=True)
         calls = [
             functools.partial(
                 tx.stage, wheels[c.filename], infos[c.filename], unpacked_cache, stats[c.filename]
@@ -498,11 +502,6 @@ def install_all(
                 on_install(chosen)
     done = {id(c) for c in todo}
     return Outcome(tuple(todo), tuple(c for c in plan if id(c) not in done), links)
-
-
-def _cost(info: ArchiveInfo) -> int:
-    """What unpacking a checked wheel takes, in bytes: its files' creation and sizes."""
-    return len(info.members) * CREATE_COST + info.uncompressed_size
 
 
 def version_of(present: Mapping[str, Distribution], chosen: Chosen) -> Version | None:

@@ -82,7 +82,7 @@ class UnpackedCache:
         # (wheel, its identity) -> sha256: hashed once per run and per version of the file
         self._keys: dict[tuple[Path, FileIdentity], str] = {}
         self._docs: dict[str, Any] = {}  # sha256 -> its MANIFEST, read once per run
-        self._sweeping = threading.Lock()
+        self._once = threading.Lock()  # for what is done once per run, from any thread
         self._swept = False
         self._unusable = False  # said once; every wheel is then unpacked without it
 
@@ -136,7 +136,6 @@ class UnpackedCache:
             found = self._load(entry, info, members, wheel.name, warn=False)  # said above
             if found is not None:
                 return found
-            self._docs.pop(entry.name, None)
             try:
                 self._sweep()
                 build = Path(tempfile.mkdtemp(prefix=BUILDING, dir=self.root))
@@ -162,7 +161,7 @@ class UnpackedCache:
 
     def _not_usable(self, exc: OSError) -> None:
         """Say once per run that the cache cannot be written (then nothing is built)."""
-        with self._sweeping:
+        with self._once:
             if self._unusable:
                 return
             self._unusable = True
@@ -238,7 +237,7 @@ class UnpackedCache:
         """Remove temporary builds a killed ``wn`` left behind (old ones only: a build
         in progress elsewhere is young)."""
         limit = time.time() - STALE_BUILD_S
-        with self._sweeping:
+        with self._once:
             if self._swept:  # once per run: builds of this run's other threads are young
                 return
             self._swept = True
