@@ -68,19 +68,37 @@ def forge(
     return out
 
 
-def lie_about_size(path: Path, member: str, declared: int) -> None:
-    """Rewrite ``member``'s uncompressed size in both ZIP headers to ``declared``."""
-    zf = zip_module()
-    with zf.ZipFile(path) as archive:
-        info = archive.getinfo(member)
-    data = bytearray(path.read_bytes())
-    struct.pack_into("<I", data, info.header_offset + 22, declared)  # local header
+def central_record(data: bytes, member: str) -> int:
+    """Where ``member``'s central directory record starts in the archive bytes ``data``."""
     encoded = member.encode()
     at = 0
     while (at := data.find(b"PK\x01\x02", at)) >= 0:
         length = struct.unpack_from("<H", data, at + 28)[0]
-        if bytes(data[at + 46 : at + 46 + length]) == encoded:
-            struct.pack_into("<I", data, at + 24, declared)  # central directory
-            break
+        if data[at + 46 : at + 46 + length] == encoded:
+            return at
         at += 4
+    raise KeyError(member)
+
+
+Field = tuple[int, str, object]  # (offset in the header, struct format, new value)
+
+
+def patch_headers(
+    path: Path, member: str, *, local: Sequence[Field] = (), central: Sequence[Field] = ()
+) -> None:
+    """Rewrite fields of ``member``'s local header and of its central directory record
+    (APPNOTE.TXT 4.3.7 and 4.3.12), as a hostile archive would have them."""
+    with zip_module().ZipFile(path) as archive:
+        header = archive.getinfo(member).header_offset
+    data = bytearray(path.read_bytes())
+    for at, layout, value in local:
+        struct.pack_into(layout, data, header + at, value)
+    record = central_record(bytes(data), member) if central else 0
+    for at, layout, value in central:
+        struct.pack_into(layout, data, record + at, value)
     path.write_bytes(bytes(data))
+
+
+def lie_about_size(path: Path, member: str, declared: int) -> None:
+    """Rewrite ``member``'s uncompressed size in both ZIP headers to ``declared``."""
+    patch_headers(path, member, local=[(22, "<I", declared)], central=[(24, "<I", declared)])

@@ -4,14 +4,14 @@ each is refused with one clear line naming the wheel, and the environment is unc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import snapshot
 from tests.installer.envs import install_from, make_venv, site
-from tests.installer.forge import Member, forge, lie_about_size
+from tests.installer.forge import Field, Member, forge, lie_about_size, patch_headers
 from tests.installer.wheels import build_wheel
 from wheelnext.installer.archive import STORED, ZSTANDARD
 
@@ -32,6 +32,17 @@ def _zstd_liar(d: Path) -> Path:
     path = forge(d, "bad", "1.0", [Member("bad/data.bin", b"\0" * 2**20, ZSTANDARD)])
     lie_about_size(path, "bad/data.bin", 1000)
     return path
+
+
+def _patched(member: Member, **fields: Sequence[Field]) -> Callable[[Path], Path]:
+    """A wheel whose ``member`` has the given header fields rewritten (``patch_headers``)."""
+
+    def make(d: Path) -> Path:
+        path = forge(d, "bad", "1.0", [member])
+        patch_headers(path, member.name, **fields)
+        return path
+
+    return make
 
 
 def _truncated(d: Path) -> Path:
@@ -72,6 +83,28 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         "(ratio over 2000:1, a zip bomb?)",
     ),
     "zstd-lying-size": (_zstd_liar, "member 'bad/data.bin' is corrupt or truncated"),
+    "deflate-lying-size": (
+        _patched(Member("bad/data.bin", LIB), central=[(24, "<I", 1000)]),
+        "member 'bad/data.bin' is corrupt or truncated (longer than its declared 1000 bytes)",
+    ),
+    "local-name-differs": (
+        _patched(Member("bad/data.bin", LIB), local=[(30, "12s", b"bad/evil.bin")]),
+        "member 'bad/data.bin' is corrupt or truncated (local header names it 'bad/evil.bin')",
+    ),
+    "overlapping-members": (
+        _patched(
+            Member("bad/a.bin", LIB, STORED),
+            central=[(20, "<I", 2 * len(LIB)), (24, "<I", 2 * len(LIB))],
+        ),
+        "member 'bad/a.bin' is corrupt or truncated (overlaps the next member",
+    ),
+    "signature-bad-crc": (
+        _patched(
+            Member("bad-1.0.dist-info/RECORD.jws", b"{}", recorded=False),
+            central=[(16, "<I", 0)],
+        ),
+        "member 'bad-1.0.dist-info/RECORD.jws' is corrupt or truncated (bad CRC-32)",
+    ),
     "truncated": (_truncated, "not a valid wheel archive"),
     "bzip2": (
         lambda d: forge(d, "bad", "1.0", [Member("bad/a.py", b"1", 12)]),

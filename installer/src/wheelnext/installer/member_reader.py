@@ -1,0 +1,122 @@
+"""Reading one archive member's bytes straight from the wheel's file descriptor.
+
+``zipfile`` shares one file position between threads (each read seeks under a lock) and
+computes a CRC-32 that the RECORD hash checked beside it makes redundant; unpacking a
+wheel on several threads spent much of its time waiting on that lock. Here each member is
+read with ``os.pread`` (no shared position, no lock) and inflated with ``zlib`` in bounded
+chunks. The checks ``ZipFile.open`` makes on a member are made too (APPNOTE.TXT 4.3.7 and
+4.4.4): the local header's signature, its name equal to the central directory's, no
+encryption or patch data, the data inside the archive and ending before the next member
+begins (overlapping members are how some zip bombs repeat data). Members neither stored
+nor deflated (zstd) are left to ``zipfile``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # APPNOTE.TXT 4.3.7: 30 bytes
+LOCAL_SIGNATURE = b"PK\x03\x04"
+STORED, DEFLATED = 0, 8
+ENCRYPTED, PATCHED, STRONG_ENCRYPTION, UTF8_NAME = 0x1, 0x20, 0x40, 0x800  # 4.4.4 bits
+
+
+class BadMember(Exception):
+    """The member cannot be read as its central directory entry says; the message says why."""
+
+
+def readable(zinfo: Any) -> bool:
+    """Whether ``chunks`` reads this member (stored or deflated); else use ``zipfile``."""
+    return zinfo.compress_type in (STORED, DEFLATED)
+
+
+def member_ends(infos: Sequence[Any], directory_start: int) -> dict[int, int]:
+    """For each member's local header offset, where the next member (or the central
+    directory) begins: no member's data may run past it."""
+    ends: dict[int, int] = {}
+    end = directory_start  # the last member's end, even one placed after the directory
+    for offset in sorted({i.header_offset for i in infos}, reverse=True):
+        ends[offset] = end
+        end = offset
+    return ends
+
+
+def chunks(fd: int, zinfo: Any, end: int, chunk: int) -> Iterator[bytes]:
+    """The member's uncompressed bytes, ``chunk`` at most at a time, never more than its
+    declared ``file_size``; ``BadMember`` when the archive does not hold it as declared
+    (``end``: where the next member begins, from ``member_ends``)."""
+    flags = zinfo.flag_bits
+    if flags & (ENCRYPTED | STRONG_ENCRYPTION):
+        raise BadMember("encrypted")
+    if flags & PATCHED:
+        raise BadMember("compressed patched data")
+    header = os.pread(fd, LOCAL_HEADER.size, zinfo.header_offset)
+    if len(header) != LOCAL_HEADER.size:
+        raise BadMember("truncated local header")
+    fields = LOCAL_HEADER.unpack(header)
+    if fields[0] != LOCAL_SIGNATURE:
+        raise BadMember("bad local header signature")
+    name_length, extra_length = fields[-2], fields[-1]
+    raw = os.pread(fd, name_length, zinfo.header_offset + LOCAL_HEADER.size)
+    try:
+        name = raw.decode("utf-8" if fields[3] & UTF8_NAME else "cp437")
+    except UnicodeDecodeError:
+        raise BadMember("undecodable name in its local header") from None
+    if name != zinfo.orig_filename:
+        raise BadMember(f"local header names it {name!r}")
+    start = zinfo.header_offset + LOCAL_HEADER.size + name_length + extra_length
+    if start + zinfo.compress_size > end:
+        raise BadMember("overlaps the next member (a zip bomb?)")
+    if zinfo.compress_type == STORED:
+        yield from _stored(fd, start, zinfo, chunk)
+    else:
+        yield from _inflated(fd, start, zinfo, chunk)
+
+
+def _stored(fd: int, start: int, zinfo: Any, chunk: int) -> Iterator[bytes]:
+    if zinfo.compress_size != zinfo.file_size:
+        raise BadMember("stored with two different sizes")
+    position, left = start, zinfo.file_size
+    while left:
+        data = os.pread(fd, min(chunk, left), position)
+        if not data:
+            raise BadMember("truncated")
+        position += len(data)
+        left -= len(data)
+        yield data
+
+
+def _inflated(fd: int, start: int, zinfo: Any, chunk: int) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw DEFLATE, as in a ZIP member
+    position, left, room = start, zinfo.compress_size, zinfo.file_size
+    while not inflater.eof:
+        data = inflater.unconsumed_tail
+        if not data:
+            if not left:
+                break
+            data = os.pread(fd, min(chunk, left), position)
+            if not data:
+                raise BadMember("truncated")
+            position += len(data)
+            left -= len(data)
+        out = inflater.decompress(data, min(chunk, room + 1))  # one byte more: too long
+        if len(out) > room:
+            raise BadMember(f"longer than its declared {zinfo.file_size} bytes")
+        room -= len(out)
+        if out:
+            yield out
+    if not inflater.eof:  # input spent: what zlib still holds, bounded by the room left
+        out = inflater.flush()
+        if not inflater.eof:
+            raise BadMember("truncated")
+        if len(out) > room:
+            raise BadMember(f"longer than its declared {zinfo.file_size} bytes")
+        room -= len(out)
+        if out:
+            yield out
+    if room:
+        raise BadMember(f"shorter than its declared {zinfo.file_size} bytes")
