@@ -51,6 +51,23 @@ def test_1_dependency_confusion_is_blocked(
     assert not asked(server, "pypi", "acme-utils")
 
 
+def test_1_a_dependency_is_not_named_to_a_lower_group(
+    server: Server, built: Path, indexes: dict[str, StaticIndex]
+) -> None:
+    """Pages read ahead for a candidate's dependencies come from the first group only:
+    a private dependency's name never reaches a lower (public) index."""
+    indexes["corp-a"].add(
+        build_wheel(built / "a", "acme-app", "1.0", requires=["acme-internal"]),
+        build_wheel(built / "a", "acme-internal", "1.0"),
+    )
+    indexes["pypi"].add(build_wheel(built / "evil", "acme-internal", "99.0"))
+    chosen = resolve_with(config(server), ["acme-app"]).chosen["acme-internal"]
+    assert (str(chosen.version), chosen.located.index.name) == ("1.0", "corp-a")
+    assert asked(server, "corp-a", "acme-internal")
+    assert not asked(server, "pypi", "acme-internal")
+    assert not asked(server, "pytorch", "acme-internal")
+
+
 def test_2_mirrors_merge_and_shadow_lower_groups(
     server: Server, built: Path, indexes: dict[str, StaticIndex]
 ) -> None:

@@ -146,6 +146,34 @@ def test_cancel_waits_for_running_builds_and_drops_queued_ones(built: Path, tmp_
     assert len(entries(cache)) < len(wheels)  # the queued ones never began
 
 
+def test_the_largest_queued_wheel_is_begun_next(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Downloads end smallest first; the large wheels that arrive last are unpacked
+    before the small ones queued earlier, not after them."""
+    sizes = [3, 40, 1, 200, 12]  # modules per wheel: the archive grows with them
+    wheels = [
+        build_wheel(built, f"w{n}", "1.0", files={f"w{n}/m{j}.py": b"N\n" * j for j in range(n)})
+        for n in sizes
+    ]
+    begun: list[str] = []
+    first, hold = threading.Event(), threading.Event()
+
+    def get(self: UnpackedCache, wheel: Path, *args: object) -> None:
+        begun.append(wheel.name.partition("-")[0])
+        first.set()
+        hold.wait(10)  # the first one waits until every wheel is queued
+
+    monkeypatch.setattr(UnpackedCache, "get", get)
+    with Prestager(tmp_path / "cache", workers=1) as prestage:
+        prestage.add(wheels[0])
+        assert first.wait(10)
+        for wheel in wheels[1:]:
+            prestage.add(wheel)
+        hold.set()
+    assert begun == ["w3", "w200", "w40", "w12", "w1"]  # the first, then largest first
+
+
 @pytest.mark.parametrize("force", [False, True], ids=["kept", "forced"])
 def test_a_wheel_installed_at_its_version_is_not_unpacked_unless_forced(
     built: Path, tmp_path: Path, force: bool

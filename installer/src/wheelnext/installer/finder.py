@@ -10,10 +10,13 @@ another variant is kept as installed unless the run reinstalls it (``kept.py``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib.metadata import Distribution
 from pathlib import Path
@@ -39,11 +42,12 @@ from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
 from wheelnext.installer.kept import Kept, keep
 from wheelnext.installer.names import storage_path
-from wheelnext.installer.simple_api import FileEntry
+from wheelnext.installer.simple_api import FileEntry, ProjectPage
 from wheelnext.installer.target import Target
 from wheelnext.installer.variant_wheels import read_variant
 
 LOG = logging.getLogger("wheelnext.installer")
+EARLY = 4  # PEP 658 files read ahead per request: the newest version's usable wheels
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,10 @@ class Finder:
         self._checked: set[str] = set()  # wheels whose METADATA matched the PEP 658 file
         self._installed: dict[str, Distribution] = {}  # releases kept as installed
         self._fetched: dict[str, Path] = {}  # by file URL: where the verified file lies
+        self._tags = frozenset(target.tags)
+        # PEP 658 files read ahead (``prefetch``), by URL and the hashes they were checked against
+        self._early: dict[tuple[str, frozenset[tuple[str, str]]], Future[bytes]] = {}
+        self._early_lock = threading.Lock()
 
     def keep_installed(self, present: Mapping[str, Distribution]) -> None:
         """Keep the variant of each release in ``present`` (by canonical name) when
@@ -128,7 +136,56 @@ class Finder:
             except ValueError:
                 return False
         wheel = WheelFilename.parse(entry.filename)
-        return bool(wheel.tags & set(self.target.tags))
+        return not self._tags.isdisjoint(wheel.tags)
+
+    def prefetch(self, requests: Iterable[tuple[str, SpecifierSet]]) -> None:
+        """Start reading each request's pages and, from each, the PEP 658 files of the
+        newest usable version's wheels (``EARLY`` at most): what resolution is likely to
+        ask for next, read while it works on something else (``metadata`` uses them)."""
+        for project, specifier in requests:
+            self.indexes.prefetch([project], functools.partial(self._read_ahead, specifier))
+
+    def _read_ahead(self, specifier: SpecifierSet, project: str, page: ProjectPage) -> None:
+        """Read the PEP 658 files of ``page``'s newest usable version (on an index thread)."""
+        usable = [
+            (version, entry)
+            for entry in page.files
+            if entry.core_metadata
+            and entry.url.startswith(("http://", "https://"))  # as ``check_source`` wants
+            and (version := _version(entry.filename)) is not None
+            and self._usable(entry, specifier)
+        ]
+        final = [v for v, _ in usable if not v.is_prerelease]
+        newest = max(final or [v for v, _ in usable], default=None)
+        for entry in [e for v, e in usable if v == newest][:EARLY]:
+            self._read_pep658(entry, ahead=True)
+
+    def _read_pep658(self, entry: FileEntry, ahead: bool = False) -> bytes | None:
+        """``entry``'s PEP 658 file, checked against its hashes, read once whether
+        resolution or ``prefetch`` (``ahead``) asks first; the other waits for it. A read
+        ahead that failed is read again for resolution, which reports what fails."""
+        key = _early_key(entry)
+        with self._early_lock:
+            future = self._early.get(key)
+            mine = future is None
+            if future is None:
+                future = self._early[key] = Future()
+        if not mine:
+            if ahead:
+                return None
+            with contextlib.suppress(Exception):
+                return future.result()
+        try:
+            data = self.http.get_bytes(entry.url + ".metadata", dict(key[1]))
+        except BaseException as exc:
+            if mine:
+                future.set_exception(exc)
+            if ahead:
+                return None
+            raise
+        if mine:
+            future.set_result(data)
+        return data
 
     def files(self, project: str, specifier: SpecifierSet) -> ProjectFiles:
         """The project's files from the index group index priority picks for this request."""
@@ -285,8 +342,8 @@ class Finder:
             return self._meta[entry.url]
         check_source(chosen.located)
         if entry.core_metadata:
-            expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
-            data = self.http.get_bytes(entry.url + ".metadata", expected)
+            data = self._read_pep658(entry)
+            assert data is not None  # only a read ahead gives up
             meta = DistMetadata.parse(data, f"{entry.filename}.metadata")
             self._pep658[entry.url] = meta
         else:
@@ -299,6 +356,12 @@ class Finder:
             )
         self._meta[entry.url] = meta
         return meta
+
+
+def _early_key(entry: FileEntry) -> tuple[str, frozenset[tuple[str, str]]]:
+    """What a PEP 658 file read ahead is kept under: its wheel's URL and expected hashes."""
+    expected = entry.core_metadata if isinstance(entry.core_metadata, dict) else {}
+    return entry.url, frozenset(expected.items())
 
 
 def check_source(located: Located) -> None:

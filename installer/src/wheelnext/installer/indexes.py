@@ -16,6 +16,8 @@ form one group, exactly like pip.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -197,18 +199,48 @@ class IndexSet:
             for key in [k for k in self._pages if k[1] == canonical]:
                 del self._pages[key]
 
-    def prefetch(self, projects: Sequence[str]) -> None:
-        """Start fetching pages that will likely be needed (dependencies of a candidate)."""
+    def prefetch(
+        self,
+        projects: Sequence[str],
+        then: Callable[[str, ProjectPage], object] | None = None,
+    ) -> None:
+        """Start fetching pages that will likely be needed (the requirements, a candidate's
+        dependencies), from the project's first index group only: a lower group is asked
+        about a project only once the lookup falls through to it (a project of a private
+        group is never named to a public index). ``then(project, page)``, given, runs on
+        this set's threads for each Simple API page read that is not quarantined; whatever
+        it raises is ignored (the lookup reports what is wrong)."""
         for project in projects:
             canonical = canonicalize_name(project)
-            for index in self._indexes_for(canonical):
-                self.page(index, canonical)
+            for index in self._first_indexes(canonical):
+                future = self.page(index, canonical)
+                if then is not None and not index.flat:
+                    future.add_done_callback(functools.partial(self._then, then, canonical))
 
-    def _indexes_for(self, project: str) -> list[Index]:
+    def _then(
+        self,
+        then: Callable[[str, ProjectPage], object],
+        project: str,
+        future: Future[ProjectPage | _Absent],
+    ) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        page = future.result()
+        if isinstance(page, ProjectPage) and page.status != "quarantined":
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to start
+                self._pool.submit(then, project, page)
+
+    def _first_indexes(self, project: str) -> list[Index]:
+        """The indexes a lookup of ``project`` reads first: its pinned group, else the
+        first group with an index that is not explicit."""
         pinned = self.config.pins.get(project)
         if pinned is not None:
             return list(self.config.pinned_group(pinned).members)
-        return [m for g in self.config.groups for m in g.members if not m.explicit]
+        for group in self.config.groups:
+            members = [m for m in group.members if not m.explicit]
+            if members:
+                return members
+        return []
 
     # -- priority -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ again and reports it in its own order, as it would have.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -35,11 +36,14 @@ class Prestager:
         self.cache = UnpackedCache(cache)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="wn-prestage")
         self._futures: list[Future[None]] = []
+        self._queue: list[tuple[int, int, Path, FileIdentity]] = []  # a heap, largest first
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def add(self, wheel: Path) -> None:
-        """Queue ``wheel`` (downloaded and verified, as it is now) for the cache."""
+        """Queue ``wheel`` (downloaded and verified, as it is now) for the cache; the
+        largest queued wheel is the next begun (downloads end smallest first, and a large
+        wheel begun last would unpack alone while the rest of the install waits)."""
         from wheelnext.installer.http import VERIFIED  # as its hash was checked
 
         try:
@@ -48,11 +52,16 @@ class Prestager:
             return  # the install will say what is wrong with it
         with self._lock:
             if not self._stop.is_set():
-                self._futures.append(self._pool.submit(self._build, wheel, expect))
+                size = expect[2]  # st_size
+                heapq.heappush(self._queue, (-size, len(self._futures), wheel, expect))
+                self._futures.append(self._pool.submit(self._next))
 
-    def _build(self, wheel: Path, expect: FileIdentity) -> None:
-        if self._stop.is_set():
-            return
+    def _next(self) -> None:
+        """Build the largest wheel queued (each ``add`` submits one call of this)."""
+        with self._lock:
+            if self._stop.is_set() or not self._queue:
+                return
+            _, _, wheel, expect = heapq.heappop(self._queue)
         try:
             info = inspect_archive(wheel)
             self.cache.get(wheel, info, expected_members(info), expect, self._stop)

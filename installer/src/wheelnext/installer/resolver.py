@@ -161,7 +161,7 @@ class Provider(resolvelib.AbstractProvider):  # type: ignore[type-arg]
             for wanted in applying:
                 self._check_url(wanted, parent)
             needs = [need_for(w, parent, self.default_extras) for w in applying]
-            self.finder.indexes.prefetch([n.name for n in needs if n.name not in self.direct])
+            self.finder.prefetch((n.name, n.specifier) for n in needs if n.name not in self.direct)
             return needs
         extras: list[str]
         if candidate.extras == (DEFAULT,):
@@ -201,6 +201,8 @@ def resolve(roots: Sequence[Wanted], provider: Provider, max_rounds: int = 2000)
             continue
         needs.append(need_for(wanted, None, provider.default_extras))
         requested.setdefault(wanted.name, set()).update(wanted.extras)
+    # every requirement's page and likely metadata, read while the first is resolved
+    provider.finder.prefetch((n.name, n.specifier) for n in needs if n.name not in provider.direct)
     resolver = resolvelib.Resolver(provider, resolvelib.BaseReporter())
     try:
         result = resolver.resolve(needs, max_rounds=max_rounds)
