@@ -30,7 +30,13 @@ from typing import Any
 from wheelnext.installer.archive import ArchiveInfo, corrupt_errors, open_zip
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.file_identity import FileIdentity, identity
-from wheelnext.installer.member_reader import BadMember, chunks, member_ends, readable
+from wheelnext.installer.member_reader import (
+    BadMember,
+    chunks,
+    inflate_errors,
+    member_ends,
+    readable,
+)
 from wheelnext.installer.parallel import run_all
 
 CHUNK = 1 << 18  # bytes read, hashed and written at a time: memory stays bounded
@@ -123,7 +129,11 @@ class _Writer:
         self.archive = archive
         self.info = info
         self.root = root
-        self.errors: tuple[type[BaseException], ...] = (*corrupt_errors(), BadMember)
+        self.errors: tuple[type[BaseException], ...] = (
+            *corrupt_errors(),
+            *inflate_errors(),
+            BadMember,
+        )
         self.failed = threading.Event()
         self.stop = stop or self.failed  # the caller's: no member is begun once it is set
         self.signatures = frozenset(f"{info.dist_info}/{s}" for s in SIGNATURES)
