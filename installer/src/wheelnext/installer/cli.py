@@ -139,17 +139,19 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
         prepare_install,
         read_constraints,
     )
-    from wheelnext.installer.lock.model import is_lock_name
     from wheelnext.installer.prestage import Prestager
     from wheelnext.installer.report import build_report, check_report_path, write_report
     from wheelnext.installer.resolver import resolve
     from wheelnext.installer.target import probe
     from wheelnext.installer.transaction import install_all, installed, version_of
 
-    if any(is_lock_name(Path(p).name) for p in args.requirement):  # PEP 751: no resolving
-        from wheelnext.installer.cli_lock import install_from_lock
+    if args.requirement:  # a PEP 751 lock among them: installed without resolving
+        from wheelnext.installer.lock.model import is_lock_name
 
-        return install_from_lock(args, parser, prog)
+        if any(is_lock_name(Path(p).name) for p in args.requirement):
+            from wheelnext.installer.cli_lock import install_from_lock
+
+            return install_from_lock(args, parser, prog)
     roots = read_roots(args, parser)
     # every URL and path the user named is checked before anything is read or written
     for option, urls in (
