@@ -664,3 +664,20 @@ def test_select_without_wheels_says_the_names_are_made_up(tmp_path: Path) -> Non
     )
     real = run(*argv, "--wheel", "demo-1.0-py3-none-any-null.whl")
     assert (real.stdout, real.stderr) == ("demo-1.0-py3-none-any-null.whl\n", "")
+
+
+def test_wn_interrupted_before_its_command_starts_says_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while ``wn`` is still importing a command (the first half second of a run)
+    is one line and exit 130, as once the command has started: never a traceback."""
+    from wheelnext.core import discovery
+    from wheelnext.core.cli import wn
+
+    def interrupted(ref: str) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wn, "_commands", lambda name=None: {"install": "somewhere:main"})
+    monkeypatch.setattr(discovery, "load_object", interrupted)
+    assert wn.main(["install", "requests"]) == 130
+    assert capsys.readouterr().err == "wn: interrupted\n"

@@ -176,6 +176,21 @@ def test_a_member_unlike_its_record_is_refused_and_nothing_is_left(
     assert not list(cache.glob(".build-*/MANIFEST"))
 
 
+def test_a_failed_first_install_leaves_no_target_directory(built: Path, tmp_path: Path) -> None:
+    """``--target`` directories made for the install are removed again when it fails:
+    the refusal says nothing was changed, and nothing was."""
+    wheel = rich_wheel(built)
+    tampered(wheel, "demo/sub/mod.py", b"X = 'evil'\n").replace(wheel)
+    target = tmp_path / "new" / "deeper" / "env"
+    proc = wn(
+        "install", "demo", "--no-index", "--find-links", str(built), "--target", str(target),
+        "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "does not match its RECORD hash or size" in proc.stderr
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_truncated_member_is_refused(built: Path, tmp_path: Path) -> None:
     wheel = rich_wheel(built)
     bad = tampered(wheel, "demo/blob.bin", (bytes(range(256)) * 4096)[:-1])

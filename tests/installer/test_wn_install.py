@@ -157,6 +157,8 @@ def test_report_is_pips_format_plus_the_variant(
         f"Would install helper 1.5 from {server.url('pypi')}",
     ]
     assert not (site(venv) / "demo").exists()  # dry run: nothing written
+    quiet = install(server, venv, "demo", "--dry-run", "-q")  # -q: no result lines at all
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     doc = json.loads(report.read_text())
     assert doc["version"] == "1"
     items = {i["metadata"]["name"]: i for i in doc["install"]}
@@ -385,3 +387,25 @@ def test_wheels_download_side_by_side_and_a_bad_one_stops_the_run(
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
     assert [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".part")] == []
+
+
+def test_a_local_simple_api_tree_is_an_index(tmp_path: Path, server: Server, built: Path) -> None:
+    """``--index-url DIR`` reads a Simple API tree on disk (``DIR/<project>/index.html``,
+    as pip does) with its hashes and PEP 658 files; a folder of wheels is read flat."""
+    index = server.index("tree")
+    index.add(build_wheel(built, "app", "1.0", requires=["lib"]), build_wheel(built, "lib", "2.0"))
+    tree = server.root / "tree" / "simple"  # read from disk: no request reaches the server
+    target = tmp_path / "t"
+    proc = wn("install", "app", "--index-url", str(tree), "--target", str(target), "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in target.glob("*.dist-info")} == {
+        "app-1.0.dist-info",
+        "lib-2.0.dist-info",
+    }
+    assert server.requests == []
+    (index.files_dir / "lib-2.0-py3-none-any.whl").write_bytes(b"not the wheel the page hashed")
+    again = wn(
+        "install", "app", "--index-url", str(tree), "--target", str(tmp_path / "u"), "--no-cache"
+    )
+    assert again.returncode == 1
+    assert "lib-2.0-py3-none-any.whl" in again.stderr and "sha256" in again.stderr

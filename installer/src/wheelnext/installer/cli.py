@@ -97,8 +97,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-cache",
         action="store_true",
-        help="neither read nor write the cache (HTTP responses, wheels, unpacked wheels); "
-        "--cache-dir is then ignored",
+        help="neither read nor write the download cache (HTTP responses, wheels, unpacked "
+        "wheels); --cache-dir is then ignored (the hardware detection cache is wn-detect's)",
     )
     p.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
     p.add_argument("--timeout", action=Seconds, default=15.0, metavar="SECONDS", help=TIMEOUT_HELP)
@@ -214,7 +214,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -
             from wheelnext.installer.transaction import check_plan
 
             check_plan(plan, wheels, target)
-            dry_run(plan, target, decide(args, plan, target, prog), _describe)
+            decision = decide(args, plan, target, prog)
+            if not args.quiet:  # -q: no result lines, the dry run's included
+                dry_run(plan, target, decision, _describe)
             return 0
         with locked(target, args.lock_timeout, prog):
             decision = prepare_install(args, finder, plan, target, prog)  # variant drift

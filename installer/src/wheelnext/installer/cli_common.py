@@ -345,7 +345,8 @@ def add_requirement_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index-url",
         metavar="URL",
-        help=f"main index: an http(s) URL or a directory (default: {PYPI})",
+        help="main index: an http(s) URL, or a directory: a Simple API tree "
+        f"(DIR/<project>/index.html) or a folder of wheels (default: {PYPI})",
     )
     p.add_argument(
         "--extra-index-url",

@@ -263,7 +263,9 @@ def install_from_lock(args: argparse.Namespace, parser: argparse.ArgumentParser,
             wheels = {c.filename: files[c.name] for c in chosen}
             if args.dry_run:
                 check_plan(chosen, wheels, target)
-                dry_run(chosen, target, decide(args, chosen, target, prog), describe)
+                decision = decide(args, chosen, target, prog)
+                if not args.quiet:  # -q: no result lines, the dry run's included
+                    dry_run(chosen, target, decision, describe)
                 return 0
             for picked, c in zip(plan, chosen, strict=True):
                 drift.remember(

@@ -45,16 +45,32 @@ def lock_timeout(text: str) -> float:
 @contextlib.contextmanager
 def locked(target: Target, timeout: float | None = None, prog: str = "wn") -> Iterator[None]:
     """Hold ``target``'s lock for the block, waiting up to ``timeout`` seconds (None:
-    forever) with a message; then repair an interrupted install, saying so on stderr."""
-    from filelock import FileLock, Timeout
-
-    from wheelnext.installer.journal import recover
-
+    forever) with a message; then repair an interrupted install, saying so on stderr. A
+    directory made for the environment is removed again if the block fails and it is
+    still empty: a failed or interrupted first install leaves nothing behind."""
     root = Path(target.scheme["purelib"])
+    created = [d for d in (root, *root.parents) if not os.path.lexists(d)]  # deepest first
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InstallerError(f"{root}: cannot create it ({exc.strerror or exc})") from None
+    try:
+        with _held(root, target, timeout, prog):
+            yield
+    except BaseException:  # failed or interrupted: directories made for it go, if empty
+        for directory in created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _held(root: Path, target: Target, timeout: float | None, prog: str) -> Iterator[None]:
+    """The lock file in ``root`` held for the block (``locked``)."""
+    from filelock import FileLock, Timeout
+
+    from wheelnext.installer.journal import recover
+
     path = root / LOCK
     if path.is_symlink():
         raise InstallerError(f"{path}: is a link; remove it by hand")

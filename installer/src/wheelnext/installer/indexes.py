@@ -34,8 +34,8 @@ from wheelnext.core.filenames import (
     parse_variants_json_filename,
 )
 from wheelnext.installer.errors import IndexUnavailable, InstallerError
-from wheelnext.installer.http import HttpClient, local_path
-from wheelnext.installer.simple_api import ACCEPT, FileEntry, ProjectPage, parse_page
+from wheelnext.installer.http import MAX_PAGE_BYTES, HttpClient, local_path
+from wheelnext.installer.simple_api import ACCEPT, JSON_TYPE, FileEntry, ProjectPage, parse_page
 
 LOG = logging.getLogger("wheelnext.installer")
 Strategy = Literal["project", "candidates", "merge-all"]
@@ -140,6 +140,26 @@ def _own_files(page: ProjectPage, project: str, url: str) -> ProjectPage:
     return page
 
 
+def _tree_page(root: Path, project: str) -> ProjectPage | None:
+    """``project``'s page when ``root`` is a Simple API tree (``root/<project>/index.json``
+    or ``index.html``, as pip reads a local ``--index-url``); None when it has no such
+    page (a flat folder of files). The page, in a directory the user named, may point to
+    local files; it is read as any page is, and at most ``MAX_PAGE_BYTES``."""
+    from wheelnext.core.files import UserFileError, read_user_file
+
+    for name, content_type in (("index.json", JSON_TYPE), ("index.html", "text/html")):
+        path = root / project / name
+        if not path.is_file():
+            continue
+        try:
+            body = read_user_file(path, "index page", MAX_PAGE_BYTES)
+        except UserFileError as exc:
+            raise IndexUnavailable(str(exc)) from None
+        url = path.resolve().as_uri()
+        return _own_files(parse_page(body, content_type, url, project), project, url)
+    return None
+
+
 class IndexSet:
     """Reads project pages (concurrently, once per run) and applies index priority."""
 
@@ -177,6 +197,9 @@ class IndexSet:
         root = local_path(index.url) if index.url.startswith("file:") else Path(index.url)
         if not root.is_dir():
             raise IndexUnavailable(f"find-links {index.url}: not a directory")
+        tree = _tree_page(root, project)
+        if tree is not None:
+            return tree
         files = tuple(
             FileEntry(path.name, path.resolve().as_uri())
             for path in sorted(root.iterdir())

@@ -70,10 +70,12 @@ def _check_version(version: str, url: str) -> None:
 
 
 def _file_url(base: str, href: str, page: str) -> str:
-    """``href`` resolved against ``base``; a remote page may point only to http(s)."""
+    """``href`` resolved against ``base``; a remote page may point only to http(s), a
+    page in a directory the user named (a ``file:`` page) to its files too."""
     resolved = urljoin(base, href)
     scheme = urlsplit(resolved).scheme.lower()
-    if scheme not in REMOTE_SCHEMES:
+    local = urlsplit(page).scheme.lower() == "file"
+    if scheme not in REMOTE_SCHEMES and not (local and scheme == "file"):
         raise InstallerError(
             f"{page}: refusing a link to a {one_line(scheme, 20) or 'scheme-less'} URL "
             "(a remote index may point only to http and https)"

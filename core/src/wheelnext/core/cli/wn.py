@@ -71,8 +71,19 @@ def _usage(commands: dict[str, str]) -> str:
     )
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a command could handle it (start-up, imports)
+        print("wn: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["--version"]:
         import contextlib
         from importlib.metadata import PackageNotFoundError, version
