@@ -45,6 +45,17 @@ def _patched(member: Member, **fields: Sequence[Field]) -> Callable[[Path], Path
     return make
 
 
+def _patched_metadata(**fields: Sequence[Field]) -> Callable[[Path], Path]:
+    """A wheel whose METADATA has the given header fields rewritten."""
+
+    def make(d: Path) -> Path:
+        path = forge(d, "bad", "1.0")
+        patch_headers(path, "bad-1.0.dist-info/METADATA", **fields)
+        return path
+
+    return make
+
+
 def _truncated(d: Path) -> Path:
     path = forge(d, "bad", "1.0", [Member("bad/data.bin", LIB)])
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -104,6 +115,26 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
             central=[(16, "<I", 0)],
         ),
         "member 'bad-1.0.dist-info/RECORD.jws' is corrupt or truncated (bad CRC-32)",
+    ),
+    "header-after-directory": (
+        _patched(Member("bad/a.py", b"1"), central=[(42, "<I", 0x7FFF_FFF0)]),
+        "member 'bad/a.py''s local header lies outside the archive's members",
+    ),
+    "encrypted-member": (
+        _patched(Member("bad/a.py", b"1"), central=[(8, "<H", 0x1)]),
+        "member 'bad/a.py' is encrypted",
+    ),
+    "encrypted-metadata": (  # zipfile would ask for a password (a RuntimeError)
+        _patched_metadata(central=[(8, "<H", 0x1)]),
+        "member 'bad-1.0.dist-info/METADATA' is encrypted",
+    ),
+    "metadata-header-after-directory": (
+        _patched_metadata(central=[(42, "<I", 0x7FFF_FFF0)]),
+        "member 'bad-1.0.dist-info/METADATA''s local header lies outside",
+    ),
+    "encrypted-zstd": (
+        _patched(Member("bad/z.bin", b"z" * 100, ZSTANDARD), central=[(8, "<H", 0x1)]),
+        "member 'bad/z.bin' is encrypted",
     ),
     "truncated": (_truncated, "not a valid wheel archive"),
     "bzip2": (

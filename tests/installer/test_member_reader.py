@@ -130,7 +130,8 @@ def test_member_ends() -> None:
             self.header_offset = offset
 
     infos = [Info(500), Info(0), Info(100), Info(100)]
-    assert member_ends(infos, 400) == {0: 100, 100: 500, 500: 400}  # 500: past the end
+    # 500 lies past the central directory (at 400): no room there, and none past 400
+    assert member_ends(infos, 400) == {0: 100, 100: 400, 500: 400}
 
 
 @pytest.mark.parametrize(
@@ -199,5 +200,17 @@ def test_a_bad_local_signature_or_header_offset_is_refused(tmp_path: Path) -> No
     with pytest.raises(BadMember, match="bad local header signature"):
         read(path, "a")
     patch_headers(path, "b", central=[(42, "<I", path.stat().st_size - 10)])
-    with pytest.raises(BadMember, match="truncated local header"):
+    with pytest.raises(BadMember, match="local header outside the archive's members"):
         read(path, "b")
+
+
+@pytest.mark.parametrize("offset", [-1, 2**63, 2**64 - 1])
+def test_a_header_offset_no_file_has_is_refused(tmp_path: Path, offset: int) -> None:
+    # a ZIP64 extra can declare any 64-bit offset; os.pread cannot even take 2**63
+    path = make(tmp_path / "a.zip", zipfile.ZIP_DEFLATED, {"a": b"A", "b": b"B"})
+    with opened(path) as (fd, infos, ends):
+        info = infos["a"]
+        end = ends[info.header_offset]
+        info.header_offset = offset
+        with pytest.raises(BadMember, match="local header outside the archive's members"):
+            next(chunks(fd, info, end, 4096))

@@ -55,6 +55,7 @@ SCRIPT_SECTIONS = ("console_scripts", "gui_scripts")
 VARIANT_RECORD = "WHEELNEXT_VARIANT.json"
 # installer.utils._ENTRYPOINT_REGEX: the values the installer library can turn into scripts
 _ENTRY_POINT = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attrs>[\w.]+))\s*(?P<extras>\[.*\])?\s*$")
+ENCRYPTION_FLAGS = 0x1 | 0x40  # APPNOTE.TXT 4.4.4: encrypted, strong encryption
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WHEEL_VERSION_LINE = re.compile(r"Wheel-Version: \d+\.\d+")
 
@@ -83,7 +84,9 @@ def open_zip(path: Path, mode: str = "r") -> Any:
 # this is asked for every wheel and unpack (a few ms each time on 3.11, without zstd)
 def corrupt_errors() -> tuple[type[BaseException], ...]:
     """What reading a damaged archive raises (ZIP structure, codecs, truncation, a
-    "version needed" or flag zipfile does not implement, an undecodable UTF-8 name)."""
+    "version needed" or flag zipfile does not implement, an undecodable UTF-8 name, an
+    encrypted member, an offset out of range): read before ``check_archive`` (a wheel's
+    METADATA while resolving), such an archive is one line, never a traceback."""
     errors: list[type[BaseException]] = [
         zipfile.BadZipFile,
         EOFError,
@@ -92,6 +95,9 @@ def corrupt_errors() -> tuple[type[BaseException], ...]:
         NotImplementedError,
         struct.error,
         UnicodeDecodeError,
+        RuntimeError,  # an encrypted member: zipfile asks for a password
+        ValueError,  # a header offset past what a file position can hold
+        OverflowError,
     ]
     module = zip_module()
     errors.append(module.BadZipFile)
@@ -167,7 +173,7 @@ def check_archive(path: Path, limits: Limits = Limits(), *, contents: bool = Tru
 
     with _opened(path) as archive:
         infos = archive.infolist()
-        _check_directory(path, infos, limits)
+        _check_directory(path, infos, limits, archive.start_dir)
         names = frozenset(i.filename for i in infos if not i.is_dir())
         dist_info = _dist_info(path, infos, names)
         try:
@@ -304,8 +310,15 @@ def _dist_info(path: Path, infos: list[Any], names: frozenset[str]) -> str:
     return dist_info
 
 
-def _check_directory(path: Path, infos: list[Any], limits: Limits) -> None:
-    """The central directory alone: methods, names, entry kinds, declared sizes."""
+def check_directory(path: Path, archive: Any, limits: Limits = Limits()) -> None:
+    """``check_archive``'s checks of the central directory alone, for an archive read
+    before it (a wheel's METADATA during resolution): no member is read unchecked."""
+    _check_directory(path, archive.infolist(), limits, archive.start_dir)
+
+
+def _check_directory(path: Path, infos: list[Any], limits: Limits, directory_start: int) -> None:
+    """The central directory alone: methods, names, entry kinds, declared sizes, where
+    each member's local header lies (before the central directory), no encryption."""
     if len(infos) > limits.members:
         raise InstallerError(f"{path.name}: {len(infos)} members (limit {limits.members})")
     seen: set[str] = set()
@@ -323,6 +336,13 @@ def _check_directory(path: Path, infos: list[Any], limits: Limits) -> None:
                 f"{path.name}: member {_shown(name)} is zstd-compressed; reading it needs "
                 "Python >= 3.14 or 'pip install backports.zstd'"
             )
+        if not 0 <= info.header_offset < directory_start:  # zipfile would fail on it
+            raise InstallerError(
+                f"{path.name}: member {_shown(name)}'s local header lies outside the "
+                "archive's members"
+            )
+        if info.flag_bits & ENCRYPTION_FLAGS:
+            raise InstallerError(f"{path.name}: member {_shown(name)} is encrypted")
         reason = unsafe_reason(name) or _name_problem(name, limits)
         if reason is not None:
             raise InstallerError(f"{path.name}: unsafe member path {_shown(name)} ({reason})")

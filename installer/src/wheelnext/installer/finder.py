@@ -35,7 +35,12 @@ from wheelnext.core.filenames import (
 from wheelnext.core.markers import VariantEnvironment
 from wheelnext.core.metadata import VariantMetadata, merge_metadata, parse_metadata
 from wheelnext.core.selector import Selector
-from wheelnext.installer.archive import corrupt_errors, open_zip, wheel_version_supported
+from wheelnext.installer.archive import (
+    check_directory,
+    corrupt_errors,
+    open_zip,
+    wheel_version_supported,
+)
 from wheelnext.installer.distmeta import DistMetadata
 from wheelnext.installer.errors import InstallerError
 from wheelnext.installer.http import HttpClient
@@ -317,6 +322,7 @@ class Finder:
         errors: tuple[type[BaseException], ...] = (*corrupt_errors(), KeyError)
         try:
             with open_zip(wheel) as archive:
+                check_directory(wheel, archive)  # before reading a member: as installing does
                 name = f"{_dist_info(archive, filename)}/METADATA"
                 data = archive.read(name)
         except errors as exc:

@@ -55,9 +55,9 @@ def member_ends(infos: Sequence[Any], directory_start: int) -> dict[int, int]:
     """For each member's local header offset, where the next member (or the central
     directory) begins: no member's data may run past it."""
     ends: dict[int, int] = {}
-    end = directory_start  # the last member's end, even one placed after the directory
+    end = directory_start
     for offset in sorted({i.header_offset for i in infos}, reverse=True):
-        ends[offset] = end
+        ends[offset] = min(end, directory_start)  # a header past the directory: no room
         end = offset
     return ends
 
@@ -71,6 +71,8 @@ def chunks(fd: int, zinfo: Any, end: int, chunk: int) -> Iterator[bytes]:
         raise BadMember("encrypted")
     if flags & PATCHED:
         raise BadMember("compressed patched data")
+    if not 0 <= zinfo.header_offset <= end - LOCAL_HEADER.size:
+        raise BadMember("local header outside the archive's members")
     header = os.pread(fd, LOCAL_HEADER.size, zinfo.header_offset)
     if len(header) != LOCAL_HEADER.size:
         raise BadMember("truncated local header")
