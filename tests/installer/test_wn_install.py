@@ -4,6 +4,7 @@ environments, and what is importable afterwards."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -410,3 +411,28 @@ def test_a_local_simple_api_tree_is_an_index(tmp_path: Path, server: Server, bui
     assert again.returncode == 1
     assert "lib-2.0-py3-none-any.whl" in again.stderr
     assert "sha256" in again.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_local_trees_metadata_file_is_read_as_a_user_file(
+    tmp_path: Path, server: Server, built: Path, kind: str
+) -> None:
+    """A PEP 658 file in a local tree is read as any file the user names: a FIFO is
+    refused, not waited on, and a file past the limit is refused unread."""
+    index = server.index("tree")
+    index.add(build_wheel(built, "app", "1.0"))
+    metadata = index.files_dir / "app-1.0-py3-none-any.whl.metadata"
+    metadata.unlink()
+    if kind == "fifo":
+        os.mkfifo(metadata)
+    else:
+        with metadata.open("wb") as sparse:
+            sparse.truncate(65 * 2**20)  # over the 64 MiB limit, without writing it
+    tree = server.root / "tree" / "simple"
+    target = ["--target", str(tmp_path / "t"), "--no-cache"]
+    proc = wn("install", "app", "--index-url", str(tree), *target)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("wn install: error: file://")
+    assert ("not a regular file" if kind == "fifo" else "larger than 64 MiB") in lines[0]

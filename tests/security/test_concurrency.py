@@ -194,3 +194,30 @@ def test_a_wheel_cannot_install_the_journal(built: Path, venv: Path) -> None:
         "wn install: error: .wn-journal: a name wn keeps for its own journal and lock"
     ]
     assert snapshot(venv) == before
+
+
+def test_a_target_made_by_a_failed_first_install_serves_the_wn_waiting_on_it(
+    tmp_path: Path, built: Path
+) -> None:
+    """The first ``wn`` into a new ``--target`` is interrupted while a second waits for
+    its lock: the first removes the directory it made (it is empty again), and the
+    second makes it again and installs, instead of failing on the vanished directory."""
+    build_wheel(built, "tiny", "1.0", files={"tiny/a.py": b"A = 1\n"})
+    target = tmp_path / "new" / "target"
+    args = ["install", "tiny", "--no-index", "--find-links", str(built), "--no-cache"]
+    first = start_wn(
+        *args, "--target", str(target), stderr=tmp_path / "first.err",
+        **{CRASH_AT: "begun", CRASH_SIGNAL: "STOP"},
+    )  # fmt: skip
+    _, status = os.waitpid(first.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), (tmp_path / "first.err").read_text()
+    second = start_wn(*args, "--target", str(target), stderr=tmp_path / "err")
+    try:
+        wait_for(tmp_path / "err", "wn install: waiting for another wn on", second)
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 130, (tmp_path / "first.err").read_text()
+    assert "interrupted" in (tmp_path / "first.err").read_text()
+    assert second.wait(timeout=300) == 0, (tmp_path / "err").read_text()
+    assert (target / "tiny" / "a.py").read_bytes() == b"A = 1\n"

@@ -65,6 +65,10 @@ class UserFileError(ConfigError):
         super().__init__(f"{shown}: {problem}")
 
 
+class FileTooLarge(UserFileError):
+    """A file the user named is larger than the limit it is read with."""
+
+
 USER_FILE_LIMIT = 16 * MIB
 
 
@@ -90,7 +94,7 @@ def read_user_file(path: str | Path, what: str, limit: int = USER_FILE_LIMIT) ->
         if not stat.S_ISREG(info.st_mode):
             raise UserFileError(shown, f"not a regular file ({file_kind(info.st_mode)})")
         if info.st_size > limit:
-            raise UserFileError(shown, f"larger than {_size(limit)}; refusing")
+            raise FileTooLarge(shown, f"larger than {_size(limit)}; refusing")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         chunks: list[bytes] = []
@@ -99,7 +103,7 @@ def read_user_file(path: str | Path, what: str, limit: int = USER_FILE_LIMIT) ->
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:  # it grew while being read
-                raise UserFileError(shown, f"larger than {_size(limit)}; refusing")
+                raise FileTooLarge(shown, f"larger than {_size(limit)}; refusing")
         return b"".join(chunks)
     except OSError as exc:
         raise UserFileError(shown, f"{exc.strerror or exc}") from None

@@ -15,9 +15,10 @@ import contextlib
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wheelnext.installer.errors import InstallerError
 
@@ -76,12 +77,7 @@ def _held(root: Path, target: Target, timeout: float | None, prog: str) -> Itera
         raise InstallerError(f"{path}: is a link; remove it by hand")
     lock = FileLock(path, mode=0o644)  # private to its owner: no directory probing, no markers
     try:
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:  # (a TimeoutError, so an OSError: caught first)
-            if timeout != 0:
-                print(f"{prog}: waiting for another wn on {root}", file=sys.stderr, flush=True)
-            lock.acquire(timeout=-1 if timeout is None else timeout)
+        _acquire(lock, root, timeout, prog)
     except Timeout:
         raise LockTimeout(
             f"{root}: another wn is still installing into it; "
@@ -98,6 +94,34 @@ def _held(root: Path, target: Target, timeout: float | None, prog: str) -> Itera
         with contextlib.suppress(OSError):
             path.unlink()
         lock.release()
+
+
+REMADE = 10  # times the environment directory is made again while waiting for its lock
+
+
+def _acquire(lock: Any, root: Path, timeout: float | None, prog: str) -> None:
+    """Take ``lock`` (in ``root``), saying once that another ``wn`` holds it. ``root``
+    removed meanwhile (the other ``wn`` made it for an install that failed, and removed
+    it again): made again and waited on as before."""
+    from filelock import Timeout
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    said = False
+    for attempt in range(REMADE):
+        left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:  # (a TimeoutError, so an OSError: caught first)
+                if timeout != 0 and not said:
+                    print(f"{prog}: waiting for another wn on {root}", file=sys.stderr, flush=True)
+                    said = True
+                lock.acquire(timeout=left)
+            return
+        except FileNotFoundError:
+            if attempt == REMADE - 1:
+                raise
+            root.mkdir(parents=True, exist_ok=True)
 
 
 def _seconds(value: float | None) -> str:

@@ -15,3 +15,7 @@ class IndexUnavailable(InstallerError):
 
 class ResolutionImpossible(InstallerError):
     """No set of versions satisfies the requirements."""
+
+
+class TooLarge(InstallerError):
+    """An answer (or a local file) is larger than the limit it was read with."""

@@ -10,7 +10,6 @@ another variant is kept as installed unless the run reinstalls it (``kept.py``).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -42,7 +41,7 @@ from wheelnext.installer.archive import (
     wheel_version_supported,
 )
 from wheelnext.installer.distmeta import DistMetadata
-from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.errors import InstallerError, TooLarge
 from wheelnext.installer.http import HttpClient
 from wheelnext.installer.indexes import IndexSet, Located, ProjectFiles
 from wheelnext.installer.kept import Kept, keep
@@ -52,7 +51,8 @@ from wheelnext.installer.target import Target
 from wheelnext.installer.variant_wheels import read_variant
 
 LOG = logging.getLogger("wheelnext.installer")
-EARLY = 4  # PEP 658 files read ahead per request: the newest version's usable wheels
+EARLY = 4  # PEP 658 files read ahead per project: the newest version's usable wheels
+AHEAD_BYTES = 1 << 20  # a PEP 658 file larger than this is read only when resolution asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,9 @@ class Finder:
         self._fetched: dict[str, Path] = {}  # by file URL: where the verified file lies
         self._tags = frozenset(target.tags)
         # PEP 658 files read ahead (``prefetch``), by URL and the hashes they were checked against
-        self._early: dict[tuple[str, frozenset[tuple[str, str]]], Future[bytes]] = {}
+        self._early: dict[tuple[str, frozenset[tuple[str, str]]], Future[bytes | None]] = {}
+        self._early_taken: set[tuple[str, frozenset[tuple[str, str]]]] = set()  # used
+        self._read_ahead_for: set[str] = set()  # projects whose files were read ahead
         self._early_lock = threading.Lock()
 
     def keep_installed(self, present: Mapping[str, Distribution]) -> None:
@@ -144,11 +146,17 @@ class Finder:
         return not self._tags.isdisjoint(wheel.tags)
 
     def prefetch(self, requests: Iterable[tuple[str, SpecifierSet]]) -> None:
-        """Start reading each request's pages and, from each, the PEP 658 files of the
-        newest usable version's wheels (``EARLY`` at most): what resolution is likely to
-        ask for next, read while it works on something else (``metadata`` uses them)."""
+        """Start reading each request's pages and, once per project, the PEP 658 files of
+        the newest usable version's wheels (``EARLY`` at most, each ``AHEAD_BYTES`` at
+        most): what resolution is likely to ask for next, read while it works on
+        something else (``metadata`` uses them)."""
         for project, specifier in requests:
-            self.indexes.prefetch([project], functools.partial(self._read_ahead, specifier))
+            canonical = canonicalize_name(project)
+            with self._early_lock:
+                first = canonical not in self._read_ahead_for
+                self._read_ahead_for.add(canonical)
+            then = functools.partial(self._read_ahead, specifier) if first else None
+            self.indexes.prefetch([canonical], then)
 
     def _read_ahead(self, specifier: SpecifierSet, project: str, page: ProjectPage) -> None:
         """Read the PEP 658 files of ``page``'s newest usable version (on an index thread)."""
@@ -167,30 +175,36 @@ class Finder:
 
     def _read_pep658(self, entry: FileEntry, ahead: bool = False) -> bytes | None:
         """``entry``'s PEP 658 file, checked against its hashes, read once whether
-        resolution or ``prefetch`` (``ahead``) asks first; the other waits for it. A read
-        ahead that failed is read again for resolution, which reports what fails."""
+        resolution or ``prefetch`` (``ahead``) asks first; resolution waits for a read
+        ahead in flight, gets its error if it failed, and reads the file itself if it was
+        larger than a read ahead takes. Its bytes are dropped once resolution has them."""
         key = _early_key(entry)
         with self._early_lock:
-            future = self._early.get(key)
+            if ahead and key in self._early_taken:
+                return None
+            future = self._early.get(key) if ahead else self._early.pop(key, None)
+            if not ahead:
+                self._early_taken.add(key)
             mine = future is None
             if future is None:
-                future = self._early[key] = Future()
-        if not mine:
-            if ahead:
-                return None
-            with contextlib.suppress(Exception):
-                return future.result()
-        try:
-            data = self.http.get_bytes(entry.url + ".metadata", dict(key[1]))
-        except BaseException as exc:
-            if mine:
-                future.set_exception(exc)
-            if ahead:
-                return None
-            raise
+                future = Future()
+                if ahead:
+                    self._early[key] = future
+        url = entry.url + ".metadata"
+        if not ahead:
+            if not mine:
+                data = future.result()  # raises what the read ahead met
+                if data is not None:
+                    return data
+            return self.http.get_bytes(url, dict(key[1]))
         if mine:
-            future.set_result(data)
-        return data
+            try:
+                future.set_result(self.http.get_bytes(url, dict(key[1]), AHEAD_BYTES))
+            except TooLarge:
+                future.set_result(None)  # resolution reads it, with the usual limit
+            except BaseException as exc:
+                future.set_exception(exc)
+        return None
 
     def files(self, project: str, specifier: SpecifierSet) -> ProjectFiles:
         """The project's files from the index group index priority picks for this request."""
@@ -349,7 +363,7 @@ class Finder:
         check_source(chosen.located)
         if entry.core_metadata:
             data = self._read_pep658(entry)
-            assert data is not None  # only a read ahead gives up
+            assert data is not None  # resolution always gets the bytes (or an error)
             meta = DistMetadata.parse(data, f"{entry.filename}.metadata")
             self._pep658[entry.url] = meta
         else:

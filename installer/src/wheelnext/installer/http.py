@@ -40,7 +40,7 @@ import httpx
 
 from wheelnext.core.errors import one_line
 from wheelnext.core.files import atomic_write
-from wheelnext.installer.errors import IndexUnavailable, InstallerError
+from wheelnext.installer.errors import IndexUnavailable, InstallerError, TooLarge
 from wheelnext.installer.file_identity import FileIdentity, identity
 
 LOG = logging.getLogger("wheelnext.installer")
@@ -496,12 +496,12 @@ class HttpClient:
     def _read(self, response: httpx.Response, url: str, cap: int) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise InstallerError(f"{url}: answer of {declared} bytes exceeds the {cap} limit")
+            raise TooLarge(f"{url}: answer of {declared} bytes exceeds the {cap} limit")
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > cap:
-                raise InstallerError(f"{url}: answer exceeds the {cap} byte limit")
+                raise TooLarge(f"{url}: answer exceeds the {cap} byte limit")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -593,15 +593,22 @@ class HttpClient:
             body_path.unlink(missing_ok=True)
         return result
 
-    def get_bytes(self, url: str, hashes: Mapping[str, str] | None = None) -> bytes:
-        """GET a small file (metadata, variants.json), verified against ``hashes``;
-        non-200 is an error naming the URL. ``file:`` URLs reach here only from sources
-        the user named (find-links); pages from remote indexes cannot point to them."""
+    def get_bytes(
+        self, url: str, hashes: Mapping[str, str] | None = None, limit: int = MAX_SMALL_BYTES
+    ) -> bytes:
+        """GET a small file (metadata, variants.json) of at most ``limit`` bytes (else
+        ``TooLarge``), verified against ``hashes``; non-200 is an error naming the URL.
+        ``file:`` URLs reach here only from sources the user named (find-links, a local
+        index tree; pages from remote indexes cannot point to them), read as any file the
+        user names: a regular file, within the limit."""
         if url.startswith("file:"):
+            from wheelnext.core.files import FileTooLarge, UserFileError, read_user_file
+
             try:
-                data = local_path(url).read_bytes()
-            except OSError as exc:
-                raise InstallerError(f"{url}: {exc.strerror}") from None
+                data = read_user_file(local_path(url), "", limit)
+            except UserFileError as exc:
+                error = TooLarge if isinstance(exc, FileTooLarge) else InstallerError
+                raise error(f"{url}: {exc.problem}") from None
             if hashes:
                 verify(data, hashes, url)
             return data
@@ -614,7 +621,7 @@ class HttpClient:
             if kept is not None and hashlib.sha256(kept).hexdigest() == cached.name:
                 verify(kept, hashes or {}, url)
                 return kept
-        response, data = self._send(url, {}, MAX_SMALL_BYTES)
+        response, data = self._send(url, {}, limit)
         if response.status_code != 200:
             raise InstallerError(f"{url}: HTTP {response.status_code}")
         if hashes:

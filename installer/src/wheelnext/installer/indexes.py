@@ -34,12 +34,13 @@ from wheelnext.core.filenames import (
     parse_variants_json_filename,
 )
 from wheelnext.installer.errors import IndexUnavailable, InstallerError
-from wheelnext.installer.http import MAX_PAGE_BYTES, HttpClient, local_path
+from wheelnext.installer.http import MAX_PAGE_BYTES, HttpClient, cancellable, local_path
 from wheelnext.installer.simple_api import ACCEPT, JSON_TYPE, FileEntry, ProjectPage, parse_page
 
 LOG = logging.getLogger("wheelnext.installer")
 Strategy = Literal["project", "candidates", "merge-all"]
 STRATEGIES: tuple[Strategy, ...] = ("project", "candidates", "merge-all")
+AHEAD_WORKERS = 4  # threads reading files ahead for resolution (``prefetch``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,10 @@ class IndexSet:
         self.config = config
         self.http = http
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheelnext-index")
+        # reading ahead (``prefetch``'s ``then``) has threads of its own: pages never wait
+        # behind files that resolution may not need
+        self._ahead = ThreadPoolExecutor(AHEAD_WORKERS, thread_name_prefix="wheelnext-ahead")
+        self._stop = threading.Event()  # set by ``close``: reads in flight end soon after
         self._pages: dict[tuple[str, str], Future[ProjectPage | _Absent]] = {}
         self._lock = threading.Lock()
         self.log: list[str] = []  # what -v shows: each decision once, in order
@@ -177,11 +182,19 @@ class IndexSet:
             self.log.append(line)
 
     def close(self) -> None:
+        """Drop the reads not begun and end those in flight (within ``STOP_POLL``): no
+        page or file nobody waits for keeps the process from exiting."""
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- pages ----------------------------------------------------------------------
 
     def _fetch(self, index: Index, project: str) -> ProjectPage | _Absent:
+        with cancellable(self._stop):
+            return self._read_page(index, project)
+
+    def _read_page(self, index: Index, project: str) -> ProjectPage | _Absent:
         if index.flat:
             return self._flat(index, project)
         url = f"{index.url.rstrip('/')}/{project}/"
@@ -251,7 +264,14 @@ class IndexSet:
         page = future.result()
         if isinstance(page, ProjectPage) and page.status != "quarantined":
             with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to start
-                self._pool.submit(then, project, page)
+                self._ahead.submit(self._run_ahead, then, project, page)
+
+    def _run_ahead(
+        self, then: Callable[[str, ProjectPage], object], project: str, page: ProjectPage
+    ) -> None:
+        if not self._stop.is_set():
+            with cancellable(self._stop):
+                then(project, page)
 
     def _first_indexes(self, project: str) -> list[Index]:
         """The indexes a lookup of ``project`` reads first: its pinned group, else the
