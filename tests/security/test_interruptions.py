@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.installer.envs import make_venv, site, write_profile
+from tests.installer.index import Server
 from tests.installer.wheels import build_wheel
 from tests.security.crashes import (
     CRASH_AT,
@@ -170,3 +171,21 @@ def test_a_target_directory_is_locked_and_repaired_too(tmp_path: Path, built: Pa
         assert proc.returncode == 0, proc.stderr
         assert f"wn install: repaired {target}: rolled back" in proc.stderr
         assert snapshot(target) == before
+
+
+def test_ctrl_c_while_an_index_holds_a_page_back_ends_the_run_at_once(
+    tmp_path: Path, server: Server
+) -> None:
+    """The index answers a page only after 30 s: Ctrl-C meanwhile says "interrupted" and
+    the process ends then, not once the page read that nobody waits for ends."""
+    server.index("slow")
+    server.stalling["slow"] = 30.0
+    args = ["install", "x", "--index-url", server.url("slow"), "--target", str(tmp_path / "t")]
+    proc = start_wn(*args, "--no-cache", "--timeout", "120", stderr=tmp_path / "err")
+    deadline = time.monotonic() + 60
+    while "/slow/simple/x/" not in server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 130  # the held read is dropped within a fraction of that
+    assert "interrupted" in (tmp_path / "err").read_text()
+    assert not (tmp_path / "t").exists()
