@@ -19,7 +19,7 @@ from types import TracebackType
 
 from wheelnext.installer.archive import inspect_archive
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.file_identity import FileIdentity, identity
+from wheelnext.installer.file_identity import FileIdentity, verified_identity
 from wheelnext.installer.interrupts import deferred_signals
 from wheelnext.installer.staging import Stopped, expected_members
 from wheelnext.installer.unpacked_cache import UnpackedCache
@@ -44,11 +44,9 @@ class Prestager:
         """Queue ``wheel`` (downloaded and verified, as it is now) for the cache; the
         largest queued wheel is the next begun (downloads end smallest first, and a large
         wheel begun last would unpack alone while the rest of the install waits)."""
-        from wheelnext.installer.http import VERIFIED  # as its hash was checked
-
         try:
-            expect = VERIFIED.get(wheel) or identity(wheel)
-        except OSError:
+            expect = verified_identity(wheel)  # as its hash was checked
+        except InstallerError:
             return  # the install will say what is wrong with it
         with self._lock:
             if not self._stop.is_set():

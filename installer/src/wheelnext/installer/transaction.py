@@ -25,7 +25,6 @@ import io
 import itertools
 import logging
 import os
-import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, distributions
@@ -41,7 +40,7 @@ from installer.utils import Scheme, parse_entrypoints
 from wheelnext.core.errors import one_line
 from wheelnext.installer.archive import ArchiveInfo, check_archive, inspect_archive
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.file_identity import FileIdentity, identity
+from wheelnext.installer.file_identity import FileIdentity, verified_identity
 from wheelnext.installer.finder import Chosen
 from wheelnext.installer.journal import RESERVED, Journal, checkpoint, inside, recover
 from wheelnext.installer.linking import LinkMode, Placer
@@ -445,18 +444,9 @@ def install_all(
     (and add to), linked into place by ``link_mode``; None: unpack into staging. Wheels
     are only read."""
     unpacked_cache = UnpackedCache(cache) if isinstance(cache, Path) else cache
-    # each file as it was when its hashes were verified (``http.VERIFIED``; else as it is
-    # now, before the checks): any change later is refused (``stage``)
-    http = sys.modules.get("wheelnext.installer.http")
-    verified: dict[Path, FileIdentity] = {} if http is None else http.VERIFIED
-    stats: dict[str, FileIdentity] = {}
-    for c in plan:
-        try:
-            stats[c.filename] = verified.get(wheels[c.filename]) or identity(wheels[c.filename])
-        except OSError as exc:
-            raise InstallerError(
-                f"{wheels[c.filename]}: cannot read it ({exc.strerror or exc})"
-            ) from None
+    # each file as it was when its hashes were verified (else as it is now, before the
+    # checks): any change later is refused (``stage``)
+    stats = {c.filename: verified_identity(wheels[c.filename]) for c in plan}
     infos = check_plan(plan, wheels, target, contents=False, cache=unpacked_cache, expect=stats)
     links = NO_LINKS
     present = installed(target)

@@ -42,7 +42,7 @@ from typing import Any
 
 from wheelnext.installer.archive import ArchiveInfo
 from wheelnext.installer.errors import InstallerError
-from wheelnext.installer.file_identity import FileIdentity, identity
+from wheelnext.installer.file_identity import FileIdentity, current_identity, identity
 from wheelnext.installer.staging import PER_DIR, Unpacked, member_name, unpack
 
 LOG = logging.getLogger("wheelnext.installer")
@@ -101,7 +101,7 @@ class UnpackedCache:
         """What ``inspect_archive`` found in ``wheel`` when its entry was built (same bytes,
         same filename), if the entry has it whole; else None (the caller inspects).
         ``expect``: the file as it was checked (else as it is now)."""
-        doc = self._manifest(self.entry(self.key(wheel, expect or _identity(wheel))))
+        doc = self._manifest(self.entry(self.key(wheel, expect or current_identity(wheel))))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             return None
         return info_from_json(doc.get("info"), wheel.name)
@@ -119,7 +119,7 @@ class UnpackedCache:
         replacing an entry hold its lock (``.locks/{sha256}.lock``): a wn that finds it
         missing or damaged waits, looks again and uses a whole entry another wn made.
         ``stop`` set: building stops (``staging.Stopped``), its temporary tree removed."""
-        expect = expect or _identity(wheel)  # what the key is the hash of, and unpacked
+        expect = expect or current_identity(wheel)  # what the key is the hash of, and unpacked
         key = self.key(wheel, expect)
         entry = self.entry(key)
         found = self._load(entry, info, members, wheel.name)
@@ -251,14 +251,6 @@ class UnpackedCache:
                         continue
                     if old:
                         _discard(Path(item.path))
-
-
-def _identity(wheel: Path) -> FileIdentity:
-    """``wheel``'s identity now; a file that cannot be read is a one-line error."""
-    try:
-        return identity(wheel)
-    except OSError as exc:
-        raise InstallerError(f"{wheel}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _trusted_file(st: os.stat_result) -> bool:
