@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelnext.core.errors import one_line
 from wheelnext.installer.errors import InstallerError
+from wheelnext.installer.member_reader import ENCRYPTION
 from wheelnext.installer.paths import unsafe_reason
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ SCRIPT_SECTIONS = ("console_scripts", "gui_scripts")
 VARIANT_RECORD = "WHEELNEXT_VARIANT.json"
 # installer.utils._ENTRYPOINT_REGEX: the values the installer library can turn into scripts
 _ENTRY_POINT = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attrs>[\w.]+))\s*(?P<extras>\[.*\])?\s*$")
-ENCRYPTION_FLAGS = 0x1 | 0x40  # APPNOTE.TXT 4.4.4: encrypted, strong encryption
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WHEEL_VERSION_LINE = re.compile(r"Wheel-Version: \d+\.\d+")
 
@@ -341,7 +341,7 @@ def _check_directory(path: Path, infos: list[Any], limits: Limits, directory_sta
                 f"{path.name}: member {_shown(name)}'s local header lies outside the "
                 "archive's members"
             )
-        if info.flag_bits & ENCRYPTION_FLAGS:
+        if info.flag_bits & ENCRYPTION:
             raise InstallerError(f"{path.name}: member {_shown(name)} is encrypted")
         reason = unsafe_reason(name) or _name_problem(name, limits)
         if reason is not None:

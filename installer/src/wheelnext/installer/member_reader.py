@@ -24,6 +24,7 @@ LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # APPNOTE.TXT 4.3.7: 30 bytes
 LOCAL_SIGNATURE = b"PK\x03\x04"
 STORED, DEFLATED = 0, 8
 ENCRYPTED, PATCHED, STRONG_ENCRYPTION, UTF8_NAME = 0x1, 0x20, 0x40, 0x800  # 4.4.4 bits
+ENCRYPTION = ENCRYPTED | STRONG_ENCRYPTION
 
 
 class BadMember(Exception):
@@ -67,7 +68,7 @@ def chunks(fd: int, zinfo: Any, end: int, chunk: int) -> Iterator[bytes]:
     declared ``file_size``; ``BadMember`` when the archive does not hold it as declared
     (``end``: where the next member begins, from ``member_ends``)."""
     flags = zinfo.flag_bits
-    if flags & (ENCRYPTED | STRONG_ENCRYPTION):
+    if flags & ENCRYPTION:
         raise BadMember("encrypted")
     if flags & PATCHED:
         raise BadMember("compressed patched data")
