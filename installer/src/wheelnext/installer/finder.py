@@ -171,40 +171,38 @@ class Finder:
         final = [v for v, _ in usable if not v.is_prerelease]
         newest = max(final or [v for v, _ in usable], default=None)
         for entry in [e for v, e in usable if v == newest][:EARLY]:
-            self._read_pep658(entry, ahead=True)
+            self._read_one_ahead(entry)
 
-    def _read_pep658(self, entry: FileEntry, ahead: bool = False) -> bytes | None:
-        """``entry``'s PEP 658 file, checked against its hashes, read once whether
-        resolution or ``prefetch`` (``ahead``) asks first; resolution waits for a read
-        ahead in flight, gets its error if it failed, and reads the file itself if it was
-        larger than a read ahead takes. Its bytes are dropped once resolution has them."""
+    def _read_one_ahead(self, entry: FileEntry) -> None:
+        """Read ``entry``'s PEP 658 file for resolution (``AHEAD_BYTES`` at most), unless
+        it is being read or resolution has had it; what fails is kept for resolution."""
         key = _early_key(entry)
         with self._early_lock:
-            if ahead and key in self._early_taken:
-                return None
-            future = self._early.get(key) if ahead else self._early.pop(key, None)
-            if not ahead:
-                self._early_taken.add(key)
-            mine = future is None
-            if future is None:
-                future = Future()
-                if ahead:
-                    self._early[key] = future
-        url = entry.url + ".metadata"
-        if not ahead:
-            if not mine:
-                data = future.result()  # raises what the read ahead met
-                if data is not None:
-                    return data
-            return self.http.get_bytes(url, dict(key[1]))
-        if mine:
-            try:
-                future.set_result(self.http.get_bytes(url, dict(key[1]), AHEAD_BYTES))
-            except TooLarge:
-                future.set_result(None)  # resolution reads it, with the usual limit
-            except BaseException as exc:
-                future.set_exception(exc)
-        return None
+            if key in self._early or key in self._early_taken:
+                return
+            future: Future[bytes | None] = Future()
+            self._early[key] = future
+        try:
+            future.set_result(
+                self.http.get_bytes(entry.url + ".metadata", dict(key[1]), AHEAD_BYTES)
+            )
+        except TooLarge:
+            future.set_result(None)  # resolution reads it, with the usual limit
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    def _pep658_bytes(self, entry: FileEntry) -> bytes:
+        """``entry``'s PEP 658 file, checked against its hashes: what a read ahead got (its
+        error if it failed; waited for while in flight, then dropped), else read now."""
+        key = _early_key(entry)
+        with self._early_lock:
+            self._early_taken.add(key)
+            future = self._early.pop(key, None)
+        if future is not None:
+            data = future.result()  # raises what the read ahead met
+            if data is not None:
+                return data
+        return self.http.get_bytes(entry.url + ".metadata", dict(key[1]))
 
     def files(self, project: str, specifier: SpecifierSet) -> ProjectFiles:
         """The project's files from the index group index priority picks for this request."""
@@ -362,8 +360,7 @@ class Finder:
             return self._meta[entry.url]
         check_source(chosen.located)
         if entry.core_metadata:
-            data = self._read_pep658(entry)
-            assert data is not None  # resolution always gets the bytes (or an error)
+            data = self._pep658_bytes(entry)
             meta = DistMetadata.parse(data, f"{entry.filename}.metadata")
             self._pep658[entry.url] = meta
         else:
